@@ -1,0 +1,60 @@
+# The project's commands. The two the README names:
+#   make dev    run the whole gateway locally on http://127.0.0.1:3000
+#   make test   lint, type-check, test, validate and build: what CI runs (.ci/run)
+# Everything installs itself into .venv on first use; nothing is installed by hand.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+HOST ?= 127.0.0.1
+PORT ?= 3000
+
+# SAM must not phone home (no internet here) and needs a region even to validate.
+export SAM_CLI_TELEMETRY := 0
+export AWS_DEFAULT_REGION ?= us-east-1
+
+# `sam build` for the python3.13 runtime needs python3.13 on PATH; pyenv provides it here.
+PY313 := $(shell command -v python3.13 >/dev/null 2>&1 || pyenv versions --bare 2>/dev/null | grep -m1 '^3\.13')
+SAM_ENV := $(if $(PY313),PYENV_VERSION=$(PY313):$(shell pyenv version-name 2>/dev/null),)
+
+.PHONY: dev test lint typecheck pytest cfn-lint sam-validate sam-build clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+dev: $(STAMP)
+	@if [ -n "$${GROQ_API_KEY:-}" ]; then \
+		exec $(BIN)/groq-gateway dev --host $(HOST) --port $(PORT) --upstream-url https://api.groq.com --upstream-key "$$GROQ_API_KEY"; \
+	else \
+		exec $(BIN)/groq-gateway dev --host $(HOST) --port $(PORT) --simulate; \
+	fi
+
+test: lint typecheck pytest cfn-lint sam-validate sam-build
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP)
+	$(BIN)/python -m pytest
+
+cfn-lint: $(STAMP)
+	$(BIN)/cfn-lint template.yaml
+
+sam-validate: $(STAMP)
+	AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing $(BIN)/sam validate --lint --template template.yaml
+
+sam-build: $(STAMP)
+	$(SAM_ENV) $(BIN)/sam build --template template.yaml --parallel --cached
+
+clean:
+	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The ``groq-gateway`` console script."""

@@ -1,0 +1,61 @@
+"""Errors in OpenAI's format: ``{"error": {"message", "type", "code", "param"}}``.
+
+Every error the gateway returns, from the proxy or the admin API, is a :class:`GatewayError`.
+The official ``openai`` and ``groq`` SDKs map the status code to their own exception classes
+(401 AuthenticationError, 403 PermissionDeniedError, 429 RateLimitError, ...), so apps handle
+gateway errors exactly as they handle Groq's.
+
+Example::
+
+    raise GatewayError(401, "Invalid API Key", code="invalid_api_key")
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class GatewayError(Exception):
+    """An error answered to the client in OpenAI's error format."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        type: str = "invalid_request_error",
+        code: str | None = None,
+        param: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.type = type
+        self.code = code
+        self.param = param
+        self.headers = dict(headers or {})
+
+    def body(self) -> dict[str, Any]:
+        """The JSON body: OpenAI's ``{"error": {...}}`` envelope."""
+        return {
+            "error": {
+                "message": self.message,
+                "type": self.type,
+                "param": self.param,
+                "code": self.code,
+            }
+        }
+
+
+def invalid_api_key() -> GatewayError:
+    """401 for a missing, unknown, revoked or expired key (the same answer for each)."""
+    return GatewayError(401, "Invalid API Key", code="invalid_api_key")
+
+
+def not_found(message: str, code: str = "unknown_url") -> GatewayError:
+    return GatewayError(404, message, code=code)
+
+
+def service_unavailable(message: str) -> GatewayError:
+    return GatewayError(503, message, type="service_unavailable", code="service_unavailable")

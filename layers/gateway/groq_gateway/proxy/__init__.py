@@ -1,0 +1,1 @@
+"""The request proxy: authenticates gateway keys, checks allowlists and forwards to Groq."""

@@ -1,0 +1,80 @@
+"""Secrets Manager behind a small adapter, with the caching the hot path needs.
+
+Reads go through Powertools Parameters, which caches each value in memory for ``max_age``
+seconds. ``force`` bypasses the cache, e.g. after the upstream answered 401 because the key
+was rotated.
+
+Example::
+
+    upstream = UpstreamKeys(secret_id="arn:...:secret:upstream", max_age=60)
+    key = upstream.active_key()
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from aws_lambda_powertools.utilities import parameters
+from aws_lambda_powertools.utilities.parameters.exceptions import (
+    GetParameterError,
+    TransformParameterError,
+)
+
+from groq_gateway.errors import GatewayError, service_unavailable
+
+
+class SecretUnavailableError(Exception):
+    """The secret could not be read or does not hold what it should."""
+
+
+def read_json_secret(secret_id: str, *, max_age: float, force: bool = False) -> dict[str, Any]:
+    """The secret's JSON object, cached for ``max_age`` seconds."""
+    try:
+        value = parameters.get_secret(
+            secret_id, transform="json", max_age=int(max_age), force_fetch=force
+        )
+    except (GetParameterError, TransformParameterError) as error:
+        raise SecretUnavailableError(f"cannot read secret {secret_id}") from error
+    if not isinstance(value, dict):
+        raise SecretUnavailableError(f"secret {secret_id} is not a JSON object")
+    return value
+
+
+class UpstreamKeys:
+    """The upstream Groq key, from the secret ``{"active": "gsk_...", "staged": [...]}``."""
+
+    def __init__(self, secret_id: str, max_age: float) -> None:
+        self.secret_id = secret_id
+        self.max_age = max_age
+
+    def active_key(self, *, force: bool = False) -> str:
+        try:
+            value = read_json_secret(self.secret_id, max_age=self.max_age, force=force)
+        except SecretUnavailableError as error:
+            raise service_unavailable("The gateway cannot read its upstream key.") from error
+        key = value.get("active")
+        if not isinstance(key, str) or not key:
+            raise service_unavailable(
+                "The gateway has no upstream Groq key configured yet; an operator must store "
+                "one in the upstream key secret."
+            )
+        return key
+
+
+class AdminKeys:
+    """The bootstrap admin key, from the secret ``{"admin_key": "..."}``."""
+
+    def __init__(self, secret_id: str, max_age: float = 60.0) -> None:
+        self.secret_id = secret_id
+        self.max_age = max_age
+
+    def is_bootstrap_key(self, token: str) -> bool:
+        try:
+            value = read_json_secret(self.secret_id, max_age=self.max_age)
+        except SecretUnavailableError as error:
+            raise service_unavailable("The gateway cannot read its admin key.") from error
+        expected = value.get("admin_key")
+        if not isinstance(expected, str) or not expected:
+            raise GatewayError(503, "No admin key is configured.", type="service_unavailable")
+        return hmac.compare_digest(expected.encode(), token.encode())

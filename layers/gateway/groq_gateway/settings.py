@@ -1,0 +1,72 @@
+"""Settings read from the environment that template.yaml gives every function.
+
+``groq-gateway dev`` sets the same variables for the local run, so the code never knows
+whether it runs in Lambda or on a laptop. boto3 itself honours ``AWS_ENDPOINT_URL``, which is
+how the local run reaches moto's server instead of AWS.
+
+Example::
+
+    settings = Settings.from_env()
+    settings.table_name
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from decimal import Decimal
+from functools import lru_cache
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    table_name: str = Field(min_length=1)
+    upstream_base_url: HttpUrl = HttpUrl("https://api.groq.com")
+    upstream_key_secret_id: str = ""
+    admin_key_secret_id: str = ""
+    webhook_secret_id: str = ""
+    alerts_topic_arn: str = ""
+    org_monthly_cap_usd: Decimal = Decimal(0)
+    stage: str = "dev"
+    # How long a key's record may be served from an instance's memory. Revocations and limit
+    # changes reach every instance within this bound (at most 5 s, the product's promise).
+    key_cache_seconds: float = Field(default=5.0, gt=0, le=5.0)
+    # How long the upstream Groq key may be served from memory before Secrets Manager is asked
+    # again; an upstream 401 forces a fresh read at once.
+    upstream_key_cache_seconds: float = Field(default=60.0, gt=0)
+    upstream_timeout_seconds: float = Field(default=120.0, gt=0)
+    upstream_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        names = {
+            "table_name": "TABLE_NAME",
+            "upstream_base_url": "UPSTREAM_BASE_URL",
+            "upstream_key_secret_id": "UPSTREAM_KEY_SECRET_ID",
+            "admin_key_secret_id": "ADMIN_KEY_SECRET_ID",
+            "webhook_secret_id": "WEBHOOK_SECRET_ID",
+            "alerts_topic_arn": "ALERTS_TOPIC_ARN",
+            "org_monthly_cap_usd": "ORG_MONTHLY_CAP_USD",
+            "stage": "STAGE",
+            "key_cache_seconds": "KEY_CACHE_SECONDS",
+            "upstream_key_cache_seconds": "UPSTREAM_KEY_CACHE_SECONDS",
+            "upstream_timeout_seconds": "UPSTREAM_TIMEOUT_SECONDS",
+            "upstream_connect_timeout_seconds": "UPSTREAM_CONNECT_TIMEOUT_SECONDS",
+        }
+        values = {field: env[var] for field, var in names.items() if env.get(var)}
+        return cls.model_validate(values)
+
+    @property
+    def upstream_root(self) -> str:
+        """The upstream host root without a trailing slash, e.g. ``https://api.groq.com``."""
+        return str(self.upstream_base_url).rstrip("/")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read once."""
+    return Settings.from_env()

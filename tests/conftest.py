@@ -1,0 +1,63 @@
+"""Shared fixtures: the local AWS endpoint (moto's server over real HTTP) and its resources.
+
+moto's server is started once per test session, in a child process, by the same code that
+``groq-gateway dev`` uses; each test that needs AWS gets a fresh state provisioned from
+template.yaml.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from groq_gateway.devserver.local_aws import LOCAL_AWS_ENV, moto_server, provision
+from groq_gateway.devserver.template import TemplateModel
+
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATE = ROOT / "template.yaml"
+UPSTREAM_KEY = "gsk_test_upstream_key_0123456789"
+ADMIN_KEY = "test-admin-key-0123456789abcdef"
+
+
+@pytest.fixture(scope="session")
+def template() -> TemplateModel:
+    return TemplateModel.load(TEMPLATE)
+
+
+@pytest.fixture(scope="session")
+def aws_endpoint() -> Iterator[str]:
+    """moto's server; boto3 in this process reaches it through ``AWS_ENDPOINT_URL``."""
+    saved = {k: os.environ.get(k) for k in [*LOCAL_AWS_ENV, "AWS_ENDPOINT_URL"]}
+    os.environ.update(LOCAL_AWS_ENV)
+    with moto_server() as url:
+        os.environ["AWS_ENDPOINT_URL"] = url
+        yield url
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+@pytest.fixture
+def local_aws(aws_endpoint: str, template: TemplateModel) -> dict[str, str]:
+    """A fresh copy of the template's tables and secrets: logical id -> local name or ARN."""
+    httpx.post(f"{aws_endpoint}/moto-api/reset").raise_for_status()
+    return provision(
+        template,
+        aws_endpoint,
+        secret_values={
+            "UpstreamKeySecret": {"active": UPSTREAM_KEY},
+            "AdminKeySecret": {"admin_key": ADMIN_KEY},
+        },
+    )
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """Async tests run on asyncio (anyio's pytest plugin, which Starlette already brings)."""
+    return "asyncio"

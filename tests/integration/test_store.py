@@ -1,0 +1,104 @@
+"""The DynamoDB store against moto's server over HTTP."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from groq_gateway.keys import GATEWAY_KEY_PREFIX, mint_key
+from groq_gateway.models import GatewayKey, KeyStatus, SecretVersion
+from groq_gateway.store import ConditionFailedError, GatewayStore, StoreUnavailableError
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+
+def new_key(name: str = "chatbot-prod", **changes: object) -> GatewayKey:
+    minted = mint_key(GATEWAY_KEY_PREFIX)
+    fields: dict[str, object] = {
+        "key_id": minted.key_id,
+        "name": name,
+        "allowed_models": ["llama-3.3-70b-versatile"],
+        "requests_per_minute": 500,
+        "created_at": NOW,
+        "updated_at": NOW,
+        "secrets": [
+            SecretVersion(
+                secret_hash=minted.secret_hash,
+                display_prefix=minted.display_prefix,
+                created_at=NOW,
+            )
+        ],
+    }
+    fields.update(changes)
+    return GatewayKey.model_validate(fields)
+
+
+@pytest.fixture
+def store(local_aws: dict[str, str]) -> GatewayStore:
+    return GatewayStore(local_aws["GatewayTable"])
+
+
+def test_a_created_key_reads_back_equal(store: GatewayStore) -> None:
+    key = new_key(monthly_budget_usd="12.50", expires_at=NOW + timedelta(days=30))
+    store.create_key(key)
+    assert store.get_key(key.key_id) == key
+
+
+def test_creating_the_same_id_twice_is_refused(store: GatewayStore) -> None:
+    key = new_key()
+    store.create_key(key)
+    with pytest.raises(ConditionFailedError):
+        store.create_key(key.model_copy(update={"name": "other"}))
+    stored = store.get_key(key.key_id)
+    assert stored is not None and stored.name == "chatbot-prod"
+
+
+def test_unknown_key_is_none(store: GatewayStore) -> None:
+    assert store.get_key("a" * 16) is None
+
+
+def test_status_change_is_conditional_on_the_version_read(store: GatewayStore) -> None:
+    key = new_key()
+    store.create_key(key)
+    revoked = store.set_key_status(key, KeyStatus.REVOKED, NOW)
+    assert store.get_key(key.key_id) == revoked
+    with pytest.raises(ConditionFailedError):
+        store.set_key_status(key, KeyStatus.PAUSED, NOW)  # stale version
+    stored = store.get_key(key.key_id)
+    assert stored is not None and stored.status is KeyStatus.REVOKED
+
+
+def test_list_keys_pages_through_every_key(store: GatewayStore) -> None:
+    keys = [new_key(f"key-{n}") for n in range(7)]
+    for key in keys:
+        store.create_key(key)
+    listed = list(store.list_keys(page_size=3))
+    assert {k.key_id for k in listed} == {k.key_id for k in keys}
+
+
+def test_the_table_holds_no_plaintext(store: GatewayStore, local_aws: dict[str, str]) -> None:
+    minted = mint_key(GATEWAY_KEY_PREFIX)
+    key = new_key()
+    key = key.model_copy(
+        update={
+            "key_id": minted.key_id,
+            "secrets": [
+                SecretVersion(
+                    secret_hash=minted.secret_hash,
+                    display_prefix=minted.display_prefix,
+                    created_at=NOW,
+                )
+            ],
+        }
+    )
+    store.create_key(key)
+    items = store._client.scan(TableName=local_aws["GatewayTable"])["Items"]
+    secret = minted.plaintext.rsplit("_", 1)[1]
+    assert items
+    assert secret not in repr(items)
+
+
+def test_a_missing_table_is_store_unavailable(local_aws: dict[str, str]) -> None:
+    with pytest.raises(StoreUnavailableError):
+        GatewayStore("no-such-table").get_key("a" * 16)
