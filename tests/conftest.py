@@ -8,19 +8,27 @@ template.yaml.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from groq_gateway.devserver.local_aws import LOCAL_AWS_ENV, moto_server, provision
+from groq_gateway.devserver.local_aws import (
+    LOCAL_AWS_ENV,
+    free_port,
+    moto_server,
+    provision,
+    spawn,
+)
 from groq_gateway.devserver.template import TemplateModel
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "template.yaml"
 UPSTREAM_KEY = "gsk_test_upstream_key_0123456789"
 ADMIN_KEY = "test-admin-key-0123456789abcdef"
+STAGED_UPSTREAM_KEY = "gsk_test_staged_key_9876543210"
 
 
 @pytest.fixture(scope="session")
@@ -61,3 +69,28 @@ def local_aws(aws_endpoint: str, template: TemplateModel) -> dict[str, str]:
 def anyio_backend() -> str:
     """Async tests run on asyncio (anyio's pytest plugin, which Starlette already brings)."""
     return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def simulator_url() -> Iterator[str]:
+    """The Groq simulator as a separate process, for code that calls Groq with a sync client.
+    It accepts ``UPSTREAM_KEY`` and ``STAGED_UPSTREAM_KEY``."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    child = spawn(
+        [
+            sys.executable,
+            "-m",
+            "groq_gateway.simulator",
+            "--port",
+            str(port),
+            "--api-key",
+            UPSTREAM_KEY,
+            "--api-key",
+            STAGED_UPSTREAM_KEY,
+        ],
+        url,
+        "/_simulator/stats",
+    )
+    yield url
+    child.stop()

@@ -38,7 +38,12 @@ def dev_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevGateway
         process = subprocess.Popen(
             [
                 *groq_gateway_command(),
-                "dev", "--simulate", "--port", str(port), "--admin-key", ADMIN_KEY,
+                "dev",
+                "--simulate",
+                "--port",
+                str(port),
+                "--admin-key",
+                ADMIN_KEY,
             ],
             cwd=ROOT,
             stdout=output,

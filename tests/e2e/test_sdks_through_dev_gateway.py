@@ -39,7 +39,8 @@ def test_openai_sdk_chat_completion(dev_gateway: DevGateway) -> None:
     client = openai_client(dev_gateway, create_key(dev_gateway, allowed_models=[MODEL]))
     completion = client.chat.completions.create(model=MODEL, messages=MESSAGES)  # type: ignore[arg-type]
     assert completion.choices[0].message.content
-    assert completion.usage is not None and completion.usage.total_tokens > 0
+    assert completion.usage is not None
+    assert completion.usage.total_tokens > 0
 
 
 def test_openai_sdk_streaming(dev_gateway: DevGateway) -> None:
@@ -54,11 +55,14 @@ def test_openai_sdk_streaming(dev_gateway: DevGateway) -> None:
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert len(chunks) > 2
     assert text
-    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens > 0
+    assert chunks[-1].usage is not None
+    assert chunks[-1].usage.completion_tokens > 0
 
 
 def test_groq_sdk_chat_completion(dev_gateway: DevGateway) -> None:
-    client = groq.Groq(base_url=dev_gateway.base_url, api_key=create_key(dev_gateway), max_retries=0)
+    client = groq.Groq(
+        base_url=dev_gateway.base_url, api_key=create_key(dev_gateway), max_retries=0
+    )
     completion = client.chat.completions.create(model=MODEL, messages=MESSAGES)  # type: ignore[arg-type]
     assert completion.choices[0].message.content
 

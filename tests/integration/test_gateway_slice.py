@@ -38,7 +38,8 @@ async def test_created_key_is_returned_once_and_works_for_chat(gateway: LocalGat
         tokens_per_minute=100000,
     )
     assert str(created["key"]).startswith(f"ggw_{created['id']}_")
-    assert created["prefix"] and str(created["key"]).startswith(str(created["prefix"]))
+    assert created["prefix"]
+    assert str(created["key"]).startswith(str(created["prefix"]))
 
     response = await gateway.client.post(
         "/openai/v1/chat/completions", json=CHAT, headers=bearer(created["key"])
@@ -61,7 +62,9 @@ async def test_unknown_malformed_and_missing_keys_get_401(gateway: LocalGateway)
     key = str(created["key"])
     wrong_secret = key[:-4] + ("AAAA" if not key.endswith("AAAA") else "BBBB")
     for headers in (bearer("ggw_" + "a" * 16 + "_" + "b" * 43), bearer("nonsense"), {}):
-        response = await gateway.client.post("/openai/v1/chat/completions", json=CHAT, headers=headers)
+        response = await gateway.client.post(
+            "/openai/v1/chat/completions", json=CHAT, headers=headers
+        )
         assert response.status_code == 401
         assert_openai_error(response.json(), "invalid_api_key")
         assert response.json()["error"]["type"] == "invalid_request_error"

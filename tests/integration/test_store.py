@@ -51,7 +51,8 @@ def test_creating_the_same_id_twice_is_refused(store: GatewayStore) -> None:
     with pytest.raises(ConditionFailedError):
         store.create_key(key.model_copy(update={"name": "other"}))
     stored = store.get_key(key.key_id)
-    assert stored is not None and stored.name == "chatbot-prod"
+    assert stored is not None
+    assert stored.name == "chatbot-prod"
 
 
 def test_unknown_key_is_none(store: GatewayStore) -> None:
@@ -66,7 +67,8 @@ def test_status_change_is_conditional_on_the_version_read(store: GatewayStore) -
     with pytest.raises(ConditionFailedError):
         store.set_key_status(key, KeyStatus.PAUSED, NOW)  # stale version
     stored = store.get_key(key.key_id)
-    assert stored is not None and stored.status is KeyStatus.REVOKED
+    assert stored is not None
+    assert stored.status is KeyStatus.REVOKED
 
 
 def test_list_keys_pages_through_every_key(store: GatewayStore) -> None:

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from groq_gateway.observability import logger, metrics
 from groq_gateway.secrets import read_json_secret
-from groq_gateway.settings import get_settings
+from groq_gateway.settings import Settings, get_settings
 
 
 class AlarmTrigger(BaseModel):
@@ -129,8 +129,8 @@ def format_message(raw: str) -> str | None:
     return None
 
 
-def handle_sns_event(event: dict[str, Any]) -> dict[str, int]:
-    settings = get_settings()
+def handle_sns_event(event: dict[str, Any], settings: Settings | None = None) -> dict[str, int]:
+    settings = settings or get_settings()
     counts = {"delivered": 0, "dropped": 0, "skipped": 0}
     records = event.get("Records") if isinstance(event, dict) else None
     if not isinstance(records, list):

@@ -19,7 +19,7 @@ from typing import Any
 
 from groq_gateway.models import KeyStatus, utcnow
 from groq_gateway.observability import logger, metrics
-from groq_gateway.settings import get_settings
+from groq_gateway.settings import Settings, get_settings
 from groq_gateway.store import ConditionFailedError, GatewayStore
 from groq_gateway.upstream_rotation import RotationStep, rotate_upstream_key
 
@@ -39,13 +39,17 @@ def expire_keys(store: GatewayStore, now: datetime) -> int:
 
 
 def handle_rotation_event(
-    event: dict[str, Any], *, now: Callable[[], datetime] = utcnow
+    event: dict[str, Any],
+    *,
+    settings: Settings | None = None,
+    now: Callable[[], datetime] = utcnow,
 ) -> dict[str, Any]:
+    settings = settings or get_settings()
     if "Step" in event:
         step = RotationStep.model_validate(event)
-        rotate_upstream_key(step)
+        rotate_upstream_key(step, settings)
         return {"step": step.Step, "secret": step.SecretId}
-    store = GatewayStore(get_settings().table_name)
+    store = GatewayStore(settings.table_name)
     expired = expire_keys(store, now())
     metrics.add_metric(name="KeysExpired", unit="Count", value=expired)
     return {"job": event.get("job", "rotate-due-keys"), "expired": expired}

@@ -31,8 +31,14 @@ class SecretUnavailableError(Exception):
 def read_json_secret(secret_id: str, *, max_age: float, force: bool = False) -> dict[str, Any]:
     """The secret's JSON object, cached for ``max_age`` seconds."""
     try:
+        # The stage is named explicitly: it is what AWS reads by default, and it is what
+        # moto's server gets right after a rotation moved the stage (its default does not).
         value = parameters.get_secret(
-            secret_id, transform="json", max_age=int(max_age), force_fetch=force
+            secret_id,
+            transform="json",
+            max_age=int(max_age),
+            force_fetch=force,
+            VersionStage="AWSCURRENT",
         )
     except (GetParameterError, TransformParameterError) as error:
         raise SecretUnavailableError(f"cannot read secret {secret_id}") from error

@@ -23,7 +23,7 @@ import httpx
 from pydantic import BaseModel
 
 from groq_gateway.observability import logger, metrics
-from groq_gateway.settings import get_settings
+from groq_gateway.settings import Settings
 
 
 class RotationStep(BaseModel):
@@ -48,23 +48,23 @@ def promoted(current: dict[str, Any]) -> dict[str, Any]:
     return {"active": staged[0], "staged": staged[1:], "previous": current.get("active", "")}
 
 
-def rotate_upstream_key(step: RotationStep, client: Any = None) -> None:
-    sm = client or boto3.client("secretsmanager")
+def rotate_upstream_key(step: RotationStep, settings: Settings) -> None:
+    sm = boto3.client("secretsmanager")
     stages = sm.describe_secret(SecretId=step.SecretId).get("VersionIdsToStages", {})
     if "AWSCURRENT" in stages.get(step.ClientRequestToken, []):
         logger.info("rotation already finished", extra={"step": step.Step})
         return
     if step.Step == "createSecret":
-        create_pending(sm, step)
+        create_pending(sm, step, settings)
     elif step.Step == "setSecret":
         logger.info("setSecret: Groq keys are registered in Groq's console; nothing to do")
     elif step.Step == "testSecret":
-        test_pending(sm, step)
+        test_pending(sm, step, settings)
     else:
         finish(sm, step, stages)
 
 
-def create_pending(sm: Any, step: RotationStep) -> None:
+def create_pending(sm: Any, step: RotationStep, settings: Settings) -> None:
     try:
         sm.get_secret_value(
             SecretId=step.SecretId, VersionId=step.ClientRequestToken, VersionStage="AWSPENDING"
@@ -78,7 +78,7 @@ def create_pending(sm: Any, step: RotationStep) -> None:
     try:
         pending = promoted(current)
     except NoStagedKeyError:
-        publish_key_needed(step.SecretId)
+        publish_key_needed(settings, step.SecretId)
         metrics.add_metric(name="RotationFailures", unit="Count", value=1)
         raise
     sm.put_secret_value(
@@ -89,14 +89,14 @@ def create_pending(sm: Any, step: RotationStep) -> None:
     )
 
 
-def test_pending(sm: Any, step: RotationStep) -> None:
+def test_pending(sm: Any, step: RotationStep, settings: Settings) -> None:
     pending = json.loads(
         sm.get_secret_value(
             SecretId=step.SecretId, VersionId=step.ClientRequestToken, VersionStage="AWSPENDING"
         )["SecretString"]
     )
     response = httpx.get(
-        f"{get_settings().upstream_root}/openai/v1/models",
+        f"{settings.upstream_root}/openai/v1/models",
         headers={"authorization": f"Bearer {pending['active']}"},
         timeout=10.0,
     )
@@ -116,8 +116,8 @@ def finish(sm: Any, step: RotationStep, stages: dict[str, list[str]]) -> None:
     logger.info("upstream key rotated")
 
 
-def publish_key_needed(secret_id: str) -> None:
-    topic = get_settings().alerts_topic_arn
+def publish_key_needed(settings: Settings, secret_id: str) -> None:
+    topic = settings.alerts_topic_arn
     if not topic:
         return
     boto3.client("sns").publish(

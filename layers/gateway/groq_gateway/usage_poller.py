@@ -60,9 +60,12 @@ def refresh_model_catalog(settings: Settings, store: GatewayStore, now: datetime
 
 
 def handle_poll_event(
-    event: dict[str, Any], *, now: Callable[[], datetime] = utcnow
+    event: dict[str, Any],
+    *,
+    settings: Settings | None = None,
+    now: Callable[[], datetime] = utcnow,
 ) -> dict[str, Any]:
-    settings = get_settings()
+    settings = settings or get_settings()
     store = GatewayStore(settings.table_name)
     models = refresh_model_catalog(settings, store, now())
     metrics.add_metric(name="PollerRuns", unit="Count", value=1)

@@ -11,7 +11,6 @@ Example (what ``functions/admin/app.py`` does)::
 # No ``from __future__ import annotations`` here: FastAPI reads the route functions'
 # annotations at definition time, and the ``Admin`` dependency lives in create_app's scope.
 
-
 from typing import Annotated
 
 import anyio.to_thread

@@ -1,0 +1,216 @@
+"""The scheduled and event-driven functions against moto's server and the simulator."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from groq_gateway.models import KeyStatus
+from groq_gateway.notifier import handle_sns_event
+from groq_gateway.rotation import handle_rotation_event
+from groq_gateway.settings import Settings
+from groq_gateway.store import GatewayStore
+from groq_gateway.upstream_rotation import NoStagedKeyError, RejectedKeyError
+from groq_gateway.usage_poller import handle_poll_event
+from tests.conftest import STAGED_UPSTREAM_KEY, UPSTREAM_KEY
+from tests.integration.test_store import NOW, new_key
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+
+
+def settings_for(local_aws: dict[str, str], **changes: object) -> Settings:
+    values: dict[str, object] = {
+        "table_name": local_aws["GatewayTable"],
+        "upstream_key_secret_id": local_aws["UpstreamKeySecret"],
+        "alerts_topic_arn": local_aws["AlertsTopic"],
+        "webhook_secret_id": local_aws["AlertWebhookSecret"],
+    }
+    values.update(changes)
+    return Settings.model_validate(values)
+
+
+# -- rotation: expiry ---------------------------------------------------------------------
+
+
+def test_expired_keys_are_disabled_once(local_aws: dict[str, str]) -> None:
+    store = GatewayStore(local_aws["GatewayTable"])
+    expired = new_key("old", expires_at=NOW - timedelta(minutes=1))
+    current = new_key("current", expires_at=NOW + timedelta(days=1))
+    forever = new_key("forever")
+    for key in (expired, current, forever):
+        store.create_key(key)
+    settings = settings_for(local_aws)
+    event = {"job": "rotate-due-keys"}
+    assert handle_rotation_event(event, settings=settings, now=lambda: NOW)["expired"] == 1
+    assert handle_rotation_event(event, settings=settings, now=lambda: NOW)["expired"] == 0
+    statuses = {k.name: k.status for k in store.list_keys()}
+    assert statuses == {
+        "old": KeyStatus.EXPIRED,
+        "current": KeyStatus.ACTIVE,
+        "forever": KeyStatus.ACTIVE,
+    }
+
+
+# -- rotation: the upstream key's four steps ------------------------------------------------
+
+
+def stage_keys(local_aws: dict[str, str], staged: list[str]) -> None:
+    boto3.client("secretsmanager").put_secret_value(
+        SecretId=local_aws["UpstreamKeySecret"],
+        SecretString=json.dumps({"active": UPSTREAM_KEY, "staged": staged}),
+    )
+
+
+def current_value(local_aws: dict[str, str]) -> dict[str, Any]:
+    value = boto3.client("secretsmanager").get_secret_value(
+        SecretId=local_aws["UpstreamKeySecret"], VersionStage="AWSCURRENT"
+    )
+    return dict(json.loads(value["SecretString"]))
+
+
+def run_step(local_aws: dict[str, str], settings: Settings, step: str, token: str) -> None:
+    event = {"Step": step, "SecretId": local_aws["UpstreamKeySecret"], "ClientRequestToken": token}
+    handle_rotation_event(event, settings=settings)
+
+
+def test_each_step_twice_promotes_the_staged_key_once(
+    local_aws: dict[str, str], simulator_url: str
+) -> None:
+    stage_keys(local_aws, [STAGED_UPSTREAM_KEY, "gsk_next"])
+    settings = settings_for(local_aws, upstream_base_url=simulator_url)
+    token = str(uuid.uuid4())
+    for step in ("createSecret", "setSecret", "testSecret", "finishSecret"):
+        run_step(local_aws, settings, step, token)
+        run_step(local_aws, settings, step, token)
+    assert current_value(local_aws) == {
+        "active": STAGED_UPSTREAM_KEY,
+        "staged": ["gsk_next"],
+        "previous": UPSTREAM_KEY,
+    }
+    versions = boto3.client("secretsmanager").list_secret_version_ids(
+        SecretId=local_aws["UpstreamKeySecret"]
+    )["Versions"]
+    assert sum(1 for v in versions if v["VersionId"] == token) == 1
+
+
+def test_a_key_groq_refuses_fails_the_test_step(
+    local_aws: dict[str, str], simulator_url: str
+) -> None:
+    stage_keys(local_aws, ["gsk_not_known_to_groq"])
+    settings = settings_for(local_aws, upstream_base_url=simulator_url)
+    token = str(uuid.uuid4())
+    run_step(local_aws, settings, "createSecret", token)
+    with pytest.raises(RejectedKeyError):
+        run_step(local_aws, settings, "testSecret", token)
+    assert current_value(local_aws)["active"] == UPSTREAM_KEY
+
+
+def test_no_staged_key_fails_cleanly_and_asks_for_one(local_aws: dict[str, str]) -> None:
+    stage_keys(local_aws, [])
+    sqs = boto3.client("sqs")
+    queue_url = sqs.create_queue(QueueName="alerts-probe")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    boto3.client("sns").subscribe(
+        TopicArn=local_aws["AlertsTopic"], Protocol="sqs", Endpoint=queue_arn
+    )
+    settings = settings_for(local_aws)
+    with pytest.raises(NoStagedKeyError):
+        run_step(local_aws, settings, "createSecret", str(uuid.uuid4()))
+    messages = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=1)["Messages"]
+    alert = json.loads(json.loads(messages[0]["Body"])["Message"])
+    assert alert == {"kind": "upstream_key_needed", "secret_id": local_aws["UpstreamKeySecret"]}
+    assert current_value(local_aws)["active"] == UPSTREAM_KEY
+
+
+# -- usage poller ---------------------------------------------------------------------------
+
+
+def test_poller_refreshes_the_model_catalogue(
+    local_aws: dict[str, str], simulator_url: str
+) -> None:
+    settings = settings_for(local_aws, upstream_base_url=simulator_url)
+    result = handle_poll_event({"job": "poll-usage"}, settings=settings)
+    catalog = GatewayStore(settings.table_name).get_model_catalog()
+    assert catalog is not None
+    assert result["models"] == len(catalog)
+    assert "openai/gpt-oss-20b" in catalog
+    assert "mixtral-8x7b-32768" not in catalog  # decommissioned: Groq lists it inactive
+
+
+def test_poller_survives_an_unreachable_upstream(local_aws: dict[str, str]) -> None:
+    settings = settings_for(local_aws, upstream_base_url="http://127.0.0.1:9")
+    result = handle_poll_event({"job": "poll-usage"}, settings=settings)
+    assert result["models"] is None
+    assert GatewayStore(settings.table_name).get_model_catalog() is None
+
+
+# -- notifier -------------------------------------------------------------------------------
+
+
+class Webhook(BaseHTTPRequestHandler):
+    received: list[dict[str, Any]] = []  # noqa: RUF012 - shared with the test by design
+
+    def do_POST(self) -> None:
+        length = int(self.headers["content-length"])
+        Webhook.received.append(json.loads(self.rfile.read(length)))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+@pytest.fixture
+def webhook(local_aws: dict[str, str]) -> Iterator[list[dict[str, Any]]]:
+    server = HTTPServer(("127.0.0.1", 0), Webhook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    Webhook.received = []
+    url = f"http://127.0.0.1:{server.server_port}/hook"
+    boto3.client("secretsmanager").put_secret_value(
+        SecretId=local_aws["AlertWebhookSecret"], SecretString=json.dumps({"url": url})
+    )
+    yield Webhook.received
+    server.shutdown()
+
+
+def sample_event(name: str) -> dict[str, Any]:
+    return dict(json.loads((EVENTS / name).read_text()))
+
+
+def test_alarm_and_budget_events_reach_the_webhook(
+    local_aws: dict[str, str], webhook: list[dict[str, Any]]
+) -> None:
+    settings = settings_for(local_aws)
+    alarm = handle_sns_event(sample_event("notifier-alarm.json"), settings)
+    budget = handle_sns_event(sample_event("notifier-gateway-event.json"), settings)
+    assert alarm["delivered"] == budget["delivered"] == 1
+    alarm_name = json.loads(sample_event("notifier-alarm.json")["Records"][0]["Sns"]["Message"])
+    assert alarm_name["AlarmName"] in webhook[0]["text"]
+    assert "80 %" in webhook[1]["text"]
+    assert "chatbot" in webhook[1]["text"]
+
+
+def test_malformed_alerts_are_dropped_not_retried(
+    local_aws: dict[str, str], webhook: list[dict[str, Any]]
+) -> None:
+    event = sample_event("notifier-alarm.json")
+    event["Records"][0]["Sns"]["Message"] = "{not json"
+    assert handle_sns_event(event, settings_for(local_aws)) == {
+        "delivered": 0,
+        "dropped": 1,
+        "skipped": 0,
+    }
+    assert handle_sns_event({"unexpected": True}, settings_for(local_aws))["dropped"] == 1
+    assert webhook == []
