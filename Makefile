@@ -17,7 +17,8 @@ export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
 # `sam build` for the python3.13 runtime needs python3.13 on PATH; pyenv provides it here.
-PY313 := $(shell command -v python3.13 >/dev/null 2>&1 || pyenv versions --bare 2>/dev/null | grep -m1 '^3\.13')
+# (A pyenv shim named python3.13 exists even when 3.13 is not selected, so ask it to run.)
+PY313 := $(shell python3.13 --version >/dev/null 2>&1 || pyenv versions --bare 2>/dev/null | grep -m1 '^3\.13')
 SAM_ENV := $(if $(PY313),PYENV_VERSION=$(PY313):$(shell pyenv version-name 2>/dev/null),)
 
 .PHONY: dev test lint typecheck pytest cfn-lint sam-validate sam-build clean

@@ -3,8 +3,8 @@
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from groq_gateway.notifier import handle_sns_event
 
+from groq_gateway.notifier import handle_sns_event
 from groq_gateway.observability import logger, metrics
 
 

@@ -7,9 +7,9 @@ Secrets Manager's four rotation steps for the upstream Groq key secret.
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from groq_gateway.rotation import handle_rotation_event
 
 from groq_gateway.observability import logger, metrics
+from groq_gateway.rotation import handle_rotation_event
 
 
 @logger.inject_lambda_context(clear_state=True)

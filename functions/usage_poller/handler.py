@@ -3,9 +3,9 @@
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from groq_gateway.usage_poller import handle_poll_event
 
 from groq_gateway.observability import logger, metrics
+from groq_gateway.usage_poller import handle_poll_event
 
 
 @logger.inject_lambda_context(clear_state=True)
