@@ -142,9 +142,9 @@ async def test_revocation_takes_effect_within_the_cache_bound(gateway: LocalGate
     headers = bearer(created["key"])
     ok = await gateway.client.post("/openai/v1/chat/completions", json=CHAT, headers=headers)
     assert ok.status_code == 200
-    key = gateway.store.get_key(str(created["id"]))
+    key = gateway.store.keys.get(str(created["id"]))
     assert key is not None
-    gateway.store.set_key_status(key, KeyStatus.REVOKED, key.updated_at)
+    gateway.store.keys.set_status(key, KeyStatus.REVOKED, key.updated_at)
     await anyio.sleep(gateway.settings.key_cache_seconds + 0.05)
     refused = await gateway.client.post("/openai/v1/chat/completions", json=CHAT, headers=headers)
     assert refused.status_code == 401

@@ -47,12 +47,12 @@ def test_expired_keys_are_disabled_once(local_aws: dict[str, str]) -> None:
     current = new_key("current", expires_at=NOW + timedelta(days=1))
     forever = new_key("forever")
     for key in (expired, current, forever):
-        store.create_key(key)
+        store.keys.create(key)
     settings = settings_for(local_aws)
     event = {"job": "rotate-due-keys"}
     assert handle_rotation_event(event, settings=settings, now=lambda: NOW)["expired"] == 1
     assert handle_rotation_event(event, settings=settings, now=lambda: NOW)["expired"] == 0
-    statuses = {k.name: k.status for k in store.list_keys()}
+    statuses = {k.name: k.status for k in store.keys.list_all()}
     assert statuses == {
         "old": KeyStatus.EXPIRED,
         "current": KeyStatus.ACTIVE,
@@ -141,7 +141,7 @@ def test_poller_refreshes_the_model_catalogue(
 ) -> None:
     settings = settings_for(local_aws, upstream_base_url=simulator_url)
     result = handle_poll_event({"job": "poll-usage"}, settings=settings)
-    catalog = GatewayStore(settings.table_name).get_model_catalog()
+    catalog = GatewayStore(settings.table_name).catalog.get()
     assert catalog is not None
     assert result["models"] == len(catalog)
     assert "openai/gpt-oss-20b" in catalog
@@ -152,7 +152,7 @@ def test_poller_survives_an_unreachable_upstream(local_aws: dict[str, str]) -> N
     settings = settings_for(local_aws, upstream_base_url="http://127.0.0.1:9")
     result = handle_poll_event({"job": "poll-usage"}, settings=settings)
     assert result["models"] is None
-    assert GatewayStore(settings.table_name).get_model_catalog() is None
+    assert GatewayStore(settings.table_name).catalog.get() is None
 
 
 # -- notifier -------------------------------------------------------------------------------

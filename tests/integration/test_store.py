@@ -41,32 +41,32 @@ def store(local_aws: dict[str, str]) -> GatewayStore:
 
 def test_a_created_key_reads_back_equal(store: GatewayStore) -> None:
     key = new_key(monthly_budget_usd="12.50", expires_at=NOW + timedelta(days=30))
-    store.create_key(key)
-    assert store.get_key(key.key_id) == key
+    store.keys.create(key)
+    assert store.keys.get(key.key_id) == key
 
 
 def test_creating_the_same_id_twice_is_refused(store: GatewayStore) -> None:
     key = new_key()
-    store.create_key(key)
+    store.keys.create(key)
     with pytest.raises(ConditionFailedError):
-        store.create_key(key.model_copy(update={"name": "other"}))
-    stored = store.get_key(key.key_id)
+        store.keys.create(key.model_copy(update={"name": "other"}))
+    stored = store.keys.get(key.key_id)
     assert stored is not None
     assert stored.name == "chatbot-prod"
 
 
 def test_unknown_key_is_none(store: GatewayStore) -> None:
-    assert store.get_key("a" * 16) is None
+    assert store.keys.get("a" * 16) is None
 
 
 def test_status_change_is_conditional_on_the_version_read(store: GatewayStore) -> None:
     key = new_key()
-    store.create_key(key)
-    revoked = store.set_key_status(key, KeyStatus.REVOKED, NOW)
-    assert store.get_key(key.key_id) == revoked
+    store.keys.create(key)
+    revoked = store.keys.set_status(key, KeyStatus.REVOKED, NOW)
+    assert store.keys.get(key.key_id) == revoked
     with pytest.raises(ConditionFailedError):
-        store.set_key_status(key, KeyStatus.PAUSED, NOW)  # stale version
-    stored = store.get_key(key.key_id)
+        store.keys.set_status(key, KeyStatus.PAUSED, NOW)  # stale version
+    stored = store.keys.get(key.key_id)
     assert stored is not None
     assert stored.status is KeyStatus.REVOKED
 
@@ -74,8 +74,8 @@ def test_status_change_is_conditional_on_the_version_read(store: GatewayStore) -
 def test_list_keys_pages_through_every_key(store: GatewayStore) -> None:
     keys = [new_key(f"key-{n}") for n in range(7)]
     for key in keys:
-        store.create_key(key)
-    listed = list(store.list_keys(page_size=3))
+        store.keys.create(key)
+    listed = list(store.keys.list_all(page_size=3))
     assert {k.key_id for k in listed} == {k.key_id for k in keys}
 
 
@@ -94,8 +94,8 @@ def test_the_table_holds_no_plaintext(store: GatewayStore, local_aws: dict[str, 
             ],
         }
     )
-    store.create_key(key)
-    items = store._client.scan(TableName=local_aws["GatewayTable"])["Items"]
+    store.keys.create(key)
+    items = store.table.client.scan(TableName=local_aws["GatewayTable"])["Items"]
     secret = minted.plaintext.rsplit("_", 1)[1]
     assert items
     assert secret not in repr(items)
@@ -103,4 +103,4 @@ def test_the_table_holds_no_plaintext(store: GatewayStore, local_aws: dict[str, 
 
 def test_a_missing_table_is_store_unavailable(local_aws: dict[str, str]) -> None:
     with pytest.raises(StoreUnavailableError):
-        GatewayStore("no-such-table").get_key("a" * 16)
+        GatewayStore("no-such-table").keys.get("a" * 16)

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from groq_gateway.proxy.endpoints import EndpointGroup, resolve_endpoint
+from groq_gateway.models import EndpointGroup
+from groq_gateway.proxy.endpoints import resolve_endpoint
 
 
 @pytest.mark.parametrize(

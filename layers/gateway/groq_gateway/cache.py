@@ -7,7 +7,7 @@ any instance: it is how a revocation reaches every Lambda instance within second
 Example::
 
     cache: TTLCache[str, GatewayKey | None] = TTLCache(ttl=5.0, max_entries=10_000)
-    key = cache.get_or_load(key_id, store.get_key)
+    fresh, key = cache.get(key_id)
 """
 
 from __future__ import annotations

@@ -23,6 +23,24 @@ def usd_to_micros(usd: Decimal) -> int:
     return int((usd * MICRO_USD_PER_USD).to_integral_value())
 
 
+class EndpointGroup(StrEnum):
+    """The groups of upstream endpoints a key's endpoint allowlist names."""
+
+    CHAT = "chat"
+    RESPONSES = "responses"
+    MODELS = "models"
+    AUDIO = "audio"
+    FILES = "files"
+    BATCHES = "batches"
+
+
+# What a key may use when its allowlist is not set: files and batches only when named (they
+# carry whole datasets and run for days).
+DEFAULT_ENDPOINT_GROUPS = frozenset(
+    {EndpointGroup.CHAT, EndpointGroup.RESPONSES, EndpointGroup.MODELS, EndpointGroup.AUDIO}
+)
+
+
 class KeyStatus(StrEnum):
     ACTIVE = "active"
     PAUSED = "paused"
@@ -61,6 +79,14 @@ class GatewayKey(BaseModel):
     tokens_per_minute: int | None = Field(default=None, ge=1)
     monthly_budget_usd: Decimal | None = Field(default=None, ge=0)
     expires_at: datetime | None = None
+    # None: DEFAULT_ENDPOINT_GROUPS.
+    allowed_endpoints: list[EndpointGroup] | None = None
+    # None: any source address. Otherwise CIDR blocks (IPv4 or IPv6) the caller must be in.
+    allowed_cidrs: list[str] | None = None
+    # Rotate the secret every N days (the rotation function does it); None: only by hand.
+    rotation_period_days: int | None = Field(default=None, ge=1)
+    # Why the key is paused (e.g. "budget"), shown by the admin API.
+    paused_reason: str | None = None
     created_at: datetime
     updated_at: datetime
     secrets: list[SecretVersion]
@@ -75,3 +101,82 @@ class GatewayKey(BaseModel):
         if self.status is not KeyStatus.ACTIVE:
             return False
         return self.expires_at is None or now < self.expires_at
+
+    @property
+    def endpoint_groups(self) -> frozenset[EndpointGroup]:
+        if self.allowed_endpoints is None:
+            return DEFAULT_ENDPOINT_GROUPS
+        return frozenset(self.allowed_endpoints)
+
+
+class TeamStatus(StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+
+
+class Team(BaseModel):
+    """A team (the seed's ``TEAM_MODEL_ACCESS``, as data). A key's effective rights are its
+    own intersected with its team's: a key never exceeds its team."""
+
+    model_config = ConfigDict(frozen=True)
+
+    team_id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    description: str = ""
+    status: TeamStatus = TeamStatus.ACTIVE
+    paused_reason: str | None = None
+    # None: every model. An empty list allows nothing.
+    allowed_models: list[str] | None = None
+    # Requested model id -> the id forwarded (e.g. a retired model to its replacement),
+    # applied before the allowlist check.
+    model_aliases: dict[str, str] = Field(default_factory=dict)
+    requests_per_minute: int | None = Field(default=None, ge=1)
+    tokens_per_minute: int | None = Field(default=None, ge=1)
+    monthly_budget_usd: Decimal | None = Field(default=None, ge=0)
+    created_at: datetime
+    updated_at: datetime
+    version: int = 1
+
+
+class UsageRecord(BaseModel):
+    """What one upstream call cost, as metered after its response."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key_id: str
+    team_id: str | None
+    model: str
+    at: datetime
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    audio_seconds: Decimal = Decimal(0)
+    cost_micros: int = 0
+    # Metered from an estimate (e.g. a stream cut off before its usage arrived).
+    estimated: bool = False
+    # No price is known for the model: counted in tokens only.
+    unpriced: bool = False
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+class DailyUsage(BaseModel):
+    """One key's use of one model on one UTC day: the metering item's fields."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key_id: str
+    team_id: str | None = None
+    model: str
+    day: str  # YYYY-MM-DD, UTC
+    requests: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    audio_seconds: Decimal = Decimal(0)
+    cost_micros: int = 0
+    estimated_requests: int = 0
+    unpriced_requests: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens

@@ -27,10 +27,10 @@ from groq_gateway.upstream_rotation import RotationStep, rotate_upstream_key
 def expire_keys(store: GatewayStore, now: datetime) -> int:
     """Mark every active key whose ``expires_at`` has passed as expired; returns how many."""
     expired = 0
-    for key in store.list_keys():
+    for key in store.keys.list_all():
         if key.status is KeyStatus.ACTIVE and key.expires_at is not None and key.expires_at <= now:
             try:
-                store.set_key_status(key, KeyStatus.EXPIRED, now)
+                store.keys.set_status(key, KeyStatus.EXPIRED, now)
             except ConditionFailedError:
                 continue  # changed meanwhile (another run, or an admin): the next run looks again
             logger.info("key expired", extra={"key_id": key.key_id})

@@ -55,7 +55,7 @@ def refresh_model_catalog(settings: Settings, store: GatewayStore, now: datetime
         for model in response.json().get("data", [])
         if isinstance(model, dict) and model.get("id") and model.get("active", True)
     )
-    store.put_model_catalog(models, now)
+    store.catalog.put(models, now)
     return len(models)
 
 

@@ -103,7 +103,7 @@ def create_app(settings: Settings | None = None, *, store: GatewayStore | None =
                 )
             ],
         )
-        await anyio.to_thread.run_sync(gateway_store.create_key, key)
+        await anyio.to_thread.run_sync(gateway_store.keys.create, key)
         logger.info("key created", extra={"key_id": key.key_id, "admin": admin})
         return CreatedKeyResponse(**KeyResponse.of(key).model_dump(), key=minted.plaintext)
 

@@ -26,11 +26,7 @@ from groq_gateway.errors import GatewayError, not_found
 from groq_gateway.http_errors import EXCEPTION_HANDLERS
 from groq_gateway.models import GatewayKey
 from groq_gateway.proxy.auth import KeyAuthenticator
-from groq_gateway.proxy.endpoints import (
-    DEFAULT_ENDPOINT_GROUPS,
-    Endpoint,
-    resolve_endpoint,
-)
+from groq_gateway.proxy.endpoints import Endpoint, resolve_endpoint
 from groq_gateway.proxy.upstream import Upstream, response_headers
 from groq_gateway.secrets import UpstreamKeys
 from groq_gateway.settings import Settings, get_settings
@@ -156,7 +152,7 @@ def requested_model(body: bytes) -> str:
 
 
 def check_endpoint(key: GatewayKey, endpoint: Endpoint) -> None:
-    if endpoint.group not in DEFAULT_ENDPOINT_GROUPS:
+    if endpoint.group not in key.endpoint_groups:
         raise GatewayError(
             403,
             f"This key may not use the {endpoint.group.value} endpoints.",

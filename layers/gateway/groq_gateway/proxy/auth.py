@@ -54,7 +54,7 @@ class KeyAuthenticator:
         if fresh:
             return key
         try:
-            key = await anyio.to_thread.run_sync(self._store.get_key, key_id)
+            key = await anyio.to_thread.run_sync(self._store.keys.get, key_id)
         except StoreUnavailableError as error:
             raise service_unavailable(
                 "The gateway cannot check keys right now; nothing was forwarded."

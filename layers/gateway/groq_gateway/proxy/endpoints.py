@@ -8,25 +8,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from enum import StrEnum
 
-
-class EndpointGroup(StrEnum):
-    """What a key's endpoint allowlist names."""
-
-    CHAT = "chat"
-    RESPONSES = "responses"
-    MODELS = "models"
-    AUDIO = "audio"
-    FILES = "files"
-    BATCHES = "batches"
-
-
-# Groups every key may use unless its allowlist says otherwise; files and batches only when
-# a key's allowlist names them (they carry whole datasets and run for days).
-DEFAULT_ENDPOINT_GROUPS = frozenset(
-    {EndpointGroup.CHAT, EndpointGroup.RESPONSES, EndpointGroup.MODELS, EndpointGroup.AUDIO}
-)
+from groq_gateway.models import EndpointGroup
 
 
 @dataclass(frozen=True)

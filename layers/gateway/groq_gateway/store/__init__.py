@@ -1,8 +1,39 @@
-"""The DynamoDB adapter: the only module that knows item layouts and key schemas.
+"""The DynamoDB adapter: the only package that knows item layouts and key schemas.
 
-See docs/architecture.md for the table design and every access pattern.
+One table holds every record; each kind of record has its own small repository, reached
+through :class:`GatewayStore`. See docs/architecture.md for the table design and every
+access pattern.
+
+Example::
+
+    store = GatewayStore(table_name="gateway")
+    store.keys.create(key)
+    assert store.keys.get(key.key_id) == key
 """
 
-from groq_gateway.store.dynamodb import ConditionFailedError, GatewayStore, StoreUnavailableError
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from groq_gateway.store.catalog import CatalogStore
+from groq_gateway.store.counters import CounterStore
+from groq_gateway.store.keys import KeyStore
+from groq_gateway.store.table import ConditionFailedError, StoreUnavailableError, Table
+from groq_gateway.store.teams import TeamStore
+from groq_gateway.store.usage import UsageStore
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+
+
+class GatewayStore:
+    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
+        self.table = Table(table_name, client)
+        self.keys = KeyStore(self.table)
+        self.teams = TeamStore(self.table)
+        self.catalog = CatalogStore(self.table)
+        self.counters = CounterStore(self.table)
+        self.usage = UsageStore(self.table)
+
 
 __all__ = ["ConditionFailedError", "GatewayStore", "StoreUnavailableError"]

@@ -1,0 +1,249 @@
+"""Counters that admit requests and settle them: the only writes on the proxy's path.
+
+Items (every ``pk`` is the scope's: ``KEY#<id>``, ``TEAM#<id>`` or ``ORG``):
+
+* per-minute window ``sk = RL#<YYYYMMDDHHMM>``: ``requests``, ``tokens``; ``ttl`` two
+  minutes after the window ends;
+* month ``sk = SPEND#<YYYY-MM>``: ``committed_micros`` (settled spend plus what requests in
+  flight reserved) and ``spent_micros`` (settled spend only).
+
+:meth:`CounterStore.admit` is one conditional write: an ``UpdateItem`` when one item is
+involved, else one ``TransactWriteItems``. DynamoDB cannot add inside a condition, so each
+condition compares the stored count with ``limit - this request``, computed here. Either
+every counter is incremented or none is, so limits hold across all Lambda instances.
+
+:meth:`CounterStore.settle` replaces the reservation with the real figures and adds the
+metering item, in one transaction, after the response.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from groq_gateway.limits import (
+    AdmissionPlan,
+    LimitExceededError,
+    LimitKind,
+    Scope,
+    SpendReservation,
+    WindowCount,
+    minute_end,
+    month_end,
+)
+from groq_gateway.models import UsageRecord
+from groq_gateway.store.table import (
+    ConditionFailedError,
+    StoreUnavailableError,
+    Table,
+    from_item,
+    to_item,
+)
+from groq_gateway.store.usage import usage_update
+
+# A transaction that meets another on the same item is cancelled with TransactionConflict;
+# under heavy concurrency on one key that is normal, so it is retried with jittered backoff.
+MAX_CONFLICT_RETRIES = 8
+
+
+def scope_pk(scope: Scope, scope_id: str) -> str:
+    return {Scope.KEY: f"KEY#{scope_id}", Scope.TEAM: f"TEAM#{scope_id}", Scope.ORG: "ORG"}[scope]
+
+
+def _item_key(scope: Scope, scope_id: str, sk: str) -> dict[str, Any]:
+    return to_item({"pk": scope_pk(scope, scope_id), "sk": sk})
+
+
+@dataclass(frozen=True)
+class Admission:
+    """What admission counted; after a single-item admission, the counts it produced."""
+
+    plan: AdmissionPlan
+    counts: dict[str, int] | None = None
+
+
+@dataclass(frozen=True)
+class MonthSpend:
+    committed_micros: int
+    spent_micros: int
+
+
+def _window_update(table: Table, window: WindowCount, at: datetime) -> dict[str, Any]:
+    expires = int((minute_end(at) + timedelta(minutes=2)).timestamp())
+    conditions = []
+    values: dict[str, Any] = {":one": 1, ":tokens": window.tokens, ":ttl": expires}
+    if window.max_requests is not None:
+        conditions.append("(attribute_not_exists(requests) OR requests < :max_requests)")
+        values[":max_requests"] = window.max_requests
+    if window.max_tokens is not None:
+        conditions.append("(attribute_not_exists(tokens) OR tokens <= :room)")
+        values[":room"] = window.max_tokens - window.tokens
+    update: dict[str, Any] = {
+        "TableName": table.name,
+        "Key": _item_key(window.scope, window.scope_id, f"RL#{window.minute}"),
+        "UpdateExpression": (
+            "SET #ttl = if_not_exists(#ttl, :ttl) ADD requests :one, tokens :tokens"
+        ),
+        "ExpressionAttributeNames": {"#ttl": "ttl"},
+        "ExpressionAttributeValues": to_item(values),
+    }
+    if conditions:
+        update["ConditionExpression"] = " AND ".join(conditions)
+    return update
+
+
+def _spend_update(table: Table, reservation: SpendReservation) -> dict[str, Any]:
+    values: dict[str, Any] = {":micros": reservation.micros}
+    update: dict[str, Any] = {
+        "TableName": table.name,
+        "Key": _item_key(reservation.scope, reservation.scope_id, f"SPEND#{reservation.month}"),
+        "UpdateExpression": "ADD committed_micros :micros",
+        "ExpressionAttributeValues": to_item(values),
+    }
+    if reservation.cap_micros is not None:
+        update["ConditionExpression"] = (
+            "attribute_not_exists(committed_micros) OR committed_micros <= :room"
+        )
+        values[":room"] = reservation.cap_micros - reservation.micros
+        update["ExpressionAttributeValues"] = to_item(values)
+    return update
+
+
+def _refusal(plan: AdmissionPlan, index: int, old: dict[str, Any] | None) -> LimitExceededError:
+    """The limit behind the cancelled update at ``index`` (windows first, then spend)."""
+    old = old or {}
+    if index < len(plan.windows):
+        window = plan.windows[index]
+        requests, tokens = int(old.get("requests", 0)), int(old.get("tokens", 0))
+        if window.max_requests is not None and requests >= window.max_requests:
+            return LimitExceededError(
+                window.scope,
+                LimitKind.REQUESTS,
+                window.max_requests,
+                requests,
+                minute_end(plan.at),
+            )
+        return LimitExceededError(
+            window.scope, LimitKind.TOKENS, window.max_tokens or 0, tokens, minute_end(plan.at)
+        )
+    reservation = plan.reservations[index - len(plan.windows)]
+    return LimitExceededError(
+        reservation.scope,
+        LimitKind.SPEND,
+        reservation.cap_micros or 0,
+        int(old.get("committed_micros", 0)),
+        month_end(plan.at),
+    )
+
+
+class CounterStore:
+    def __init__(self, table: Table, sleep: Any = time.sleep) -> None:
+        self.table = table
+        self._sleep = sleep
+
+    def admit(self, plan: AdmissionPlan) -> Admission:
+        """Count the request against every limit in ``plan``, or none of them.
+
+        Raises :class:`LimitExceededError` naming the first limit that refused it, and
+        :class:`StoreUnavailableError` when DynamoDB cannot say (fail closed).
+        """
+        updates = [_window_update(self.table, w, plan.at) for w in plan.windows]
+        updates += [_spend_update(self.table, r) for r in plan.reservations]
+        if not updates:
+            return Admission(plan)
+        if len(updates) == 1:
+            return self._admit_one(plan, updates[0])
+        for update in updates:
+            if "ConditionExpression" in update:
+                update["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+        self._transact(updates, plan)
+        return Admission(plan)
+
+    def _admit_one(self, plan: AdmissionPlan, update: dict[str, Any]) -> Admission:
+        try:
+            response = self.table.call(
+                "update_item",
+                **update,
+                ReturnValues="UPDATED_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ConditionFailedError as error:
+            raise _refusal(plan, 0, error.item) from error
+        counts = {
+            k: int(v)
+            for k, v in from_item(response.get("Attributes", {})).items()
+            if k in ("requests", "tokens", "committed_micros")
+        }
+        return Admission(plan, counts)
+
+    def _transact(self, updates: list[dict[str, Any]], plan: AdmissionPlan | None) -> None:
+        for attempt in range(MAX_CONFLICT_RETRIES + 1):
+            try:
+                self.table.call(
+                    "transact_write_items", TransactItems=[{"Update": u} for u in updates]
+                )
+                return
+            except ConditionFailedError as error:
+                if plan is None:
+                    raise
+                index, old = error.failed_index(), error.failed_item()
+                raise _refusal(plan, index, old) from error
+            except StoreUnavailableError as error:
+                if not error.conflict or attempt == MAX_CONFLICT_RETRIES:
+                    raise
+                self._sleep(random.uniform(0, min(0.2, 0.005 * 2**attempt)))  # noqa: S311
+
+    def settle(
+        self, admission: Admission, *, tokens: int, micros: int, usage: UsageRecord | None
+    ) -> None:
+        """Replace what admission reserved with the real figures; add the metering item.
+
+        A failed upstream call settles with ``tokens=0, micros=0, usage=None``: it is never
+        metered as spend, and its reservation is released.
+        """
+        plan = admission.plan
+        updates: list[dict[str, Any]] = []
+        for window in plan.windows:
+            if tokens != window.tokens:
+                updates.append(
+                    {
+                        "TableName": self.table.name,
+                        "Key": _item_key(window.scope, window.scope_id, f"RL#{window.minute}"),
+                        "UpdateExpression": "ADD tokens :delta",
+                        "ExpressionAttributeValues": to_item({":delta": tokens - window.tokens}),
+                    }
+                )
+        for reservation in plan.reservations:
+            updates.append(
+                {
+                    "TableName": self.table.name,
+                    "Key": _item_key(
+                        reservation.scope, reservation.scope_id, f"SPEND#{reservation.month}"
+                    ),
+                    "UpdateExpression": "ADD committed_micros :delta, spent_micros :spent",
+                    "ExpressionAttributeValues": to_item(
+                        {":delta": micros - reservation.micros, ":spent": micros}
+                    ),
+                }
+            )
+        if usage is not None:
+            updates.append(usage_update(self.table, usage))
+        if len(updates) == 1:
+            self.table.call("update_item", **updates[0])
+        elif updates:
+            self._transact(updates, None)
+
+    def month_spend(self, scope: Scope, scope_id: str, month: str) -> MonthSpend:
+        item = self.table.get(scope_pk(scope, scope_id), f"SPEND#{month}") or {}
+        return MonthSpend(
+            committed_micros=int(item.get("committed_micros", 0)),
+            spent_micros=int(item.get("spent_micros", 0)),
+        )
+
+    def window(self, scope: Scope, scope_id: str, minute: str) -> tuple[int, int]:
+        """``(requests, tokens)`` counted in a scope's minute window."""
+        item = self.table.get(scope_pk(scope, scope_id), f"RL#{minute}") or {}
+        return int(item.get("requests", 0)), int(item.get("tokens", 0))

@@ -1,0 +1,137 @@
+"""The one DynamoDB table, behind a thin wrapper: serialization and error translation.
+
+Every repository in this package (keys, teams, ...) writes through a :class:`Table`, so
+there is one place that turns botocore errors into the store's two exceptions and Python
+values into DynamoDB's attribute values.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+# Short timeouts and few retries: a request that waits on DynamoDB holds a client waiting too,
+# and failing closed quickly (503) is better than hanging.
+CLIENT_CONFIG = Config(
+    connect_timeout=2,
+    read_timeout=3,
+    retries={"max_attempts": 3, "mode": "standard"},
+)
+
+
+class StoreUnavailableError(Exception):
+    """DynamoDB could not be reached or refused the call for a reason other than a condition.
+
+    ``conflict`` is true when a transaction met another one on the same item: retrying it
+    is safe and usually succeeds.
+    """
+
+    def __init__(self, message: str, *, conflict: bool = False) -> None:
+        super().__init__(message)
+        self.conflict = conflict
+
+
+class ConditionFailedError(Exception):
+    """A conditional write found an item in another state than it required.
+
+    For a single write, ``item`` holds the item as it was (when asked for with
+    ``ReturnValuesOnConditionCheckFailure``); for a transaction, ``reasons`` holds
+    DynamoDB's cancellation reasons, one per item of the transaction.
+    """
+
+    def __init__(
+        self,
+        operation: str,
+        *,
+        item: dict[str, Any] | None = None,
+        reasons: list[dict[str, Any]] | None = None,
+    ) -> None:
+        super().__init__(operation)
+        self.item = item
+        self.reasons = reasons or []
+
+    def failed_index(self) -> int:
+        """The position in the transaction of the first item whose condition failed."""
+        for index, reason in enumerate(self.reasons):
+            if reason.get("Code") == "ConditionalCheckFailed":
+                return index
+        return 0
+
+    def failed_item(self) -> dict[str, Any] | None:
+        if not self.reasons:
+            return self.item
+        old = self.reasons[self.failed_index()].get("Item")
+        return from_item(old) if old else None
+
+
+def to_item(values: dict[str, Any]) -> dict[str, Any]:
+    """Python values to DynamoDB attribute values; ``None`` values are left out."""
+    return {k: _serializer.serialize(v) for k, v in values.items() if v is not None}
+
+
+def from_item(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _deserializer.deserialize(v) for k, v in item.items()}
+
+
+class Table:
+    def __init__(self, name: str, client: DynamoDBClient | None = None) -> None:
+        self.name = name
+        self.client: DynamoDBClient = client or boto3.client("dynamodb", config=CLIENT_CONFIG)
+
+    def call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
+        """Call a DynamoDB operation on this table (``TableName`` is added where it belongs)."""
+        if operation not in ("transact_write_items", "transact_get_items"):
+            kwargs.setdefault("TableName", self.name)
+        try:
+            result: dict[str, Any] = getattr(self.client, operation)(**kwargs)
+        except ClientError as error:
+            response: dict[str, Any] = dict(error.response)
+            code = response.get("Error", {}).get("Code", "")
+            if code == "ConditionalCheckFailedException":
+                old = response.get("Item")
+                raise ConditionFailedError(
+                    operation, item=from_item(old) if old else None
+                ) from error
+            if code == "TransactionCanceledException":
+                reasons = list(response.get("CancellationReasons", []))
+                codes = {r.get("Code") for r in reasons}
+                if "ConditionalCheckFailed" in codes:
+                    raise ConditionFailedError(operation, reasons=reasons) from error
+                raise StoreUnavailableError(
+                    f"DynamoDB {operation} cancelled: {sorted(c for c in codes if c)}",
+                    conflict="TransactionConflict" in codes,
+                ) from error
+            raise StoreUnavailableError(f"DynamoDB {operation} failed: {code}") from error
+        except BotoCoreError as error:
+            raise StoreUnavailableError(f"DynamoDB {operation} failed: {error}") from error
+        return result
+
+    def get(self, pk: str, sk: str, *, consistent: bool = True) -> dict[str, Any] | None:
+        response = self.call(
+            "get_item", Key=to_item({"pk": pk, "sk": sk}), ConsistentRead=consistent
+        )
+        item = response.get("Item")
+        return from_item(item) if item else None
+
+    def query_pages(self, **kwargs: Any) -> Any:
+        """Every item of a query, page by page (a generator of plain dicts)."""
+        start: dict[str, Any] | None = None
+        while True:
+            if start:
+                kwargs["ExclusiveStartKey"] = start
+            page = self.call("query", **kwargs)
+            for item in page.get("Items", []):
+                yield from_item(item)
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                return

@@ -1,0 +1,92 @@
+"""Metering items: what each key used of each model per UTC day.
+
+``pk = KEY#<key id>``, ``sk = USE#<YYYY-MM-DD>#<model>``; items of a key that belongs to a
+team also carry ``gsi1pk = TEAMUSE#<team id>``, ``gsi1sk = <YYYY-MM-DD>#<key id>#<model>`` so
+a team's usage over a date range is one query. Items expire (``ttl``) after
+``RETENTION_DAYS``; monthly rollups (issue #6) keep the long history.
+
+Writes happen in the proxy's settlement transaction (:mod:`groq_gateway.store.counters`);
+this module owns the layout and the reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from groq_gateway.models import DailyUsage, UsageRecord
+from groq_gateway.store.keys import key_pk
+from groq_gateway.store.table import Table, to_item
+
+RETENTION_DAYS = 400
+
+
+def day_of(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%d")
+
+
+def usage_update(table: Table, record: UsageRecord) -> dict[str, Any]:
+    """The ``Update`` of a transaction that adds ``record`` to its day's item."""
+    day = day_of(record.at)
+    expires = int((record.at + timedelta(days=RETENTION_DAYS)).timestamp())
+    names = {"#ttl": "ttl"}
+    values: dict[str, Any] = {
+        ":key": record.key_id,
+        ":model": record.model,
+        ":day": day,
+        ":ttl": expires,
+        ":one": 1,
+        ":prompt": record.prompt_tokens,
+        ":completion": record.completion_tokens,
+        ":audio": record.audio_seconds,
+        ":cost": record.cost_micros,
+        ":estimated": 1 if record.estimated else 0,
+        ":unpriced": 1 if record.unpriced else 0,
+    }
+    sets = "key_id = :key, model = :model, #day = :day, #ttl = if_not_exists(#ttl, :ttl)"
+    names["#day"] = "day"
+    if record.team_id:
+        sets += ", team_id = :team, gsi1pk = :gsi1pk, gsi1sk = :gsi1sk"
+        values[":team"] = record.team_id
+        values[":gsi1pk"] = f"TEAMUSE#{record.team_id}"
+        values[":gsi1sk"] = f"{day}#{record.key_id}#{record.model}"
+    return {
+        "TableName": table.name,
+        "Key": to_item({"pk": key_pk(record.key_id), "sk": f"USE#{day}#{record.model}"}),
+        "UpdateExpression": (
+            f"SET {sets} ADD requests :one, prompt_tokens :prompt, "
+            "completion_tokens :completion, audio_seconds :audio, cost_micros :cost, "
+            "estimated_requests :estimated, unpriced_requests :unpriced"
+        ),
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": to_item(values),
+    }
+
+
+class UsageStore:
+    def __init__(self, table: Table) -> None:
+        self.table = table
+
+    def for_key(self, key_id: str, first_day: str, last_day: str) -> Iterator[DailyUsage]:
+        """A key's daily usage from ``first_day`` to ``last_day`` (inclusive, YYYY-MM-DD)."""
+        items: Iterator[dict[str, Any]] = self.table.query_pages(
+            KeyConditionExpression="pk = :pk AND sk BETWEEN :first AND :last",
+            ExpressionAttributeValues=to_item(
+                {":pk": key_pk(key_id), ":first": f"USE#{first_day}", ":last": f"USE#{last_day}$"}
+            ),
+        )
+        for item in items:
+            yield DailyUsage.model_validate(item)
+
+    def for_team(self, team_id: str, first_day: str, last_day: str) -> Iterator[DailyUsage]:
+        """Every key's daily usage in a team, from ``first_day`` to ``last_day`` inclusive."""
+        items: Iterator[dict[str, Any]] = self.table.query_pages(
+            IndexName="gsi1",
+            KeyConditionExpression="gsi1pk = :pk AND gsi1sk BETWEEN :first AND :last",
+            ExpressionAttributeValues=to_item(
+                {":pk": f"TEAMUSE#{team_id}", ":first": first_day, ":last": f"{last_day}$"}
+            ),
+        )
+        for item in items:
+            yield DailyUsage.model_validate(item)
