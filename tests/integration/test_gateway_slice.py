@@ -49,7 +49,9 @@ async def test_created_key_is_returned_once_and_works_for_chat(gateway: LocalGat
     assert body["usage"]["total_tokens"] > 0
     assert body["choices"][0]["message"]["content"]
     assert "x-groq-organization" not in response.headers
-    assert not any(h.startswith("x-ratelimit") for h in response.headers)
+    # Rate-limit headers describe the key's own limits, never Groq's organisation limits.
+    assert response.headers["x-ratelimit-limit-requests"] == "500"
+    assert response.headers["x-ratelimit-limit-tokens"] == "100000"
 
     seen = (await gateway.upstream.get("/_simulator/requests")).json()
     assert seen[-1]["path"].endswith("/openai/v1/chat/completions")

@@ -39,6 +39,9 @@ class Settings(BaseModel):
     upstream_key_cache_seconds: float = Field(default=60.0, gt=0)
     upstream_timeout_seconds: float = Field(default=120.0, gt=0)
     upstream_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    # Retries of an upstream 429/5xx/timeout, and the time they may take in all.
+    upstream_max_retries: int = Field(default=2, ge=0, le=5)
+    upstream_retry_budget_seconds: float = Field(default=20.0, ge=0)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -56,9 +59,16 @@ class Settings(BaseModel):
             "upstream_key_cache_seconds": "UPSTREAM_KEY_CACHE_SECONDS",
             "upstream_timeout_seconds": "UPSTREAM_TIMEOUT_SECONDS",
             "upstream_connect_timeout_seconds": "UPSTREAM_CONNECT_TIMEOUT_SECONDS",
+            "upstream_max_retries": "UPSTREAM_MAX_RETRIES",
+            "upstream_retry_budget_seconds": "UPSTREAM_RETRY_BUDGET_SECONDS",
         }
         values = {field: env[var] for field, var in names.items() if env.get(var)}
         return cls.model_validate(values)
+
+    @property
+    def org_cap_micros(self) -> int | None:
+        """The organisation's monthly cap in micro-dollars; ``None`` when it is 0 (no cap)."""
+        return int(self.org_monthly_cap_usd * 1_000_000) or None
 
     @property
     def upstream_root(self) -> str:

@@ -1,7 +1,9 @@
 """The proxy's ASGI app: ``/openai/v1/...`` for apps using the openai or groq SDKs.
 
-The path before the first upstream byte is kept minimal: the key record comes from a
-short-lived cache, the checks are in memory, and the body is forwarded as it came.
+Before the first upstream byte a request costs: the key and team records from a short
+cache, in-memory checks, and at most one conditional DynamoDB write (admission against the
+per-minute limits and monthly caps). After the response: one settlement write (real usage
+replaces the reservation, the metering item is added), metrics and one log line.
 
 Example (what ``functions/proxy/app.py`` does)::
 
@@ -11,10 +13,16 @@ Example (what ``functions/proxy/app.py`` does)::
 from __future__ import annotations
 
 import json
+import math
+import time
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 
+import anyio
+import anyio.to_thread
 import httpx
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
@@ -23,62 +31,90 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from groq_gateway.errors import GatewayError, not_found
-from groq_gateway.http_errors import EXCEPTION_HANDLERS
-from groq_gateway.models import GatewayKey
+from groq_gateway.http_errors import EXCEPTION_HANDLERS, error_response
+from groq_gateway.limits import (
+    LimitExceededError,
+    LimitKind,
+    Scope,
+    admission_plan,
+    check_fits,
+    minute_end,
+)
+from groq_gateway.models import EndpointGroup, GatewayKey, UsageRecord, utcnow
+from groq_gateway.observability import logger
+from groq_gateway.pricing import PriceBook, default_price_book
 from groq_gateway.proxy.auth import KeyAuthenticator
 from groq_gateway.proxy.endpoints import Endpoint, resolve_endpoint
-from groq_gateway.proxy.upstream import Upstream, response_headers
+from groq_gateway.proxy.inspection import (
+    JsonRequest,
+    audio_seconds_estimate,
+    multipart_model,
+)
+from groq_gateway.proxy.policy import (
+    Principal,
+    allowed_models,
+    check_endpoint,
+    check_source,
+    check_team,
+    choose_model,
+    client_ip,
+)
+from groq_gateway.proxy.telemetry import RequestTelemetry
+from groq_gateway.proxy.upstream import Upstream, UpstreamResult, response_headers
+from groq_gateway.proxy.usage_tap import JsonTap, ObservedUsage, SseTap
 from groq_gateway.secrets import UpstreamKeys
 from groq_gateway.settings import Settings, get_settings
-from groq_gateway.store import GatewayStore
+from groq_gateway.store import GatewayStore, StoreUnavailableError
+from groq_gateway.store.counters import Admission
 
 # API Gateway's own payload limit; larger bodies never reach the function in AWS.
 MAX_BODY_BYTES = 10 * 1024 * 1024
+ALIAS_HEADER = "x-groq-gateway-model-alias"
+
+
+@dataclass(frozen=True)
+class Forward:
+    """A checked request, ready to admit and forward."""
+
+    body: bytes
+    model: str | None
+    alias_from: str | None
+    stream: bool
+    strip_stream_usage: bool
+    prompt_tokens: int  # estimate
+    completion_tokens: int  # estimate (the most the request may produce)
+    audio_seconds: Decimal | None  # estimate, for audio uploads
+    cost_micros: int  # worst-case cost reserved against caps
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
 
 
 def create_app(
     settings: Settings | None = None,
     *,
     store: GatewayStore | None = None,
+    prices: PriceBook | None = None,
     upstream_transport: httpx.AsyncBaseTransport | None = None,
 ) -> Starlette:
     settings = settings or get_settings()
-    store = store or GatewayStore(settings.table_name)
-    authenticator = KeyAuthenticator(store, cache_seconds=settings.key_cache_seconds)
-    upstream = Upstream(
-        settings.upstream_root,
-        UpstreamKeys(settings.upstream_key_secret_id, settings.upstream_key_cache_seconds),
-        httpx.Timeout(
-            settings.upstream_timeout_seconds, connect=settings.upstream_connect_timeout_seconds
+    proxy = Proxy(
+        settings,
+        store or GatewayStore(settings.table_name),
+        prices or default_price_book(),
+        Upstream(
+            settings.upstream_root,
+            UpstreamKeys(settings.upstream_key_secret_id, settings.upstream_key_cache_seconds),
+            httpx.Timeout(
+                settings.upstream_timeout_seconds,
+                connect=settings.upstream_connect_timeout_seconds,
+            ),
+            max_retries=settings.upstream_max_retries,
+            retry_budget=settings.upstream_retry_budget_seconds,
+            transport=upstream_transport,
         ),
-        transport=upstream_transport,
     )
-
-    async def proxy(request: Request) -> Response:
-        path = request.path_params["path"]
-        endpoint = resolve_endpoint(request.method, path)
-        if endpoint is None:
-            raise not_found(f"Unknown request URL: {request.method} /openai/v1/{path}.")
-        key = await authenticator.authenticate(request.headers.get("authorization"))
-        check_endpoint(key, endpoint)
-        body = await read_body(request)
-        if endpoint.json_model:
-            check_model(key, requested_model(body))
-        response = await upstream.send(
-            request.method,
-            path,
-            query=request.url.query,
-            headers=request.headers,
-            body=body,
-        )
-        if path == "models" and response.status_code == 200:
-            return await filtered_model_list(key, response)
-        return StreamingResponse(
-            passthrough(response),
-            status_code=response.status_code,
-            headers=response_headers(response.headers),
-            background=BackgroundTask(response.aclose),
-        )
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -86,14 +122,14 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
-        await upstream.aclose()
+        await proxy.upstream.aclose()
 
     return Starlette(
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
             Route(
                 "/openai/v1/{path:path}",
-                proxy,
+                proxy.handle,
                 methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             ),
         ],
@@ -102,13 +138,304 @@ def create_app(
     )
 
 
-async def passthrough(response: httpx.Response) -> AsyncGenerator[bytes, None]:
-    """Each upstream chunk, as it arrives; closing the generator stops the upstream read."""
-    try:
-        async for chunk in response.aiter_raw():
-            yield chunk
-    finally:
-        await response.aclose()
+class Proxy:
+    def __init__(
+        self, settings: Settings, store: GatewayStore, prices: PriceBook, upstream: Upstream
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.prices = prices
+        self.upstream = upstream
+        self.authenticator = KeyAuthenticator(store, cache_seconds=settings.key_cache_seconds)
+
+    async def handle(self, request: Request) -> Response:
+        started = time.perf_counter()
+        path = request.path_params["path"]
+        telemetry = RequestTelemetry(path=path)
+        admission: Admission | None = None
+        try:
+            endpoint = resolve_endpoint(request.method, path)
+            if endpoint is None:
+                raise not_found(f"Unknown request URL: {request.method} /openai/v1/{path}.")
+            principal = await self.authenticator.authenticate(request.headers.get("authorization"))
+            telemetry.key_id, telemetry.team_id = principal.key.key_id, principal.key.team_id
+            check_team(principal)
+            check_endpoint(principal, endpoint)
+            peer = request.client.host if request.client else None
+            check_source(principal, client_ip(request.headers, peer))
+            forward = self.prepare(principal, endpoint, await read_body(request), request)
+            telemetry.model = forward.model
+            admission = await self.admit(principal, forward)
+            upstream_started = time.perf_counter()
+            result = await self.upstream.send(
+                request.method,
+                path,
+                query=request.url.query,
+                headers=request.headers,
+                body=forward.body,
+            )
+        except GatewayError as error:
+            if admission is not None:
+                await self.settle(admission, principal, forward, None, telemetry)
+            telemetry.status = error.status
+            telemetry.rejection = error.code or error.type
+            telemetry.total_ms = (time.perf_counter() - started) * 1000
+            telemetry.publish()
+            return error_response(error)
+        except BaseException:
+            if admission is not None:
+                with anyio.CancelScope(shield=True):
+                    await self.settle(admission, principal, forward, None, telemetry)
+            raise
+
+        telemetry.upstream_attempts = result.attempts
+        telemetry.upstream_429, telemetry.upstream_5xx = result.throttled, result.server_errors
+        telemetry.status = result.response.status_code
+        headers = response_headers(result.response.headers) | self.limit_headers(
+            principal.key, admission
+        )
+        if forward.alias_from:
+            headers[ALIAS_HEADER] = f"{forward.alias_from}={forward.model}"
+        relay = Relay(
+            self, principal, forward, admission, result, telemetry, started, upstream_started
+        )
+        if path == "models" and result.response.status_code == 200:
+            return await relay.model_list(headers)
+        return StreamingResponse(
+            relay.stream(),
+            status_code=result.response.status_code,
+            headers=headers,
+            background=BackgroundTask(relay.finish),
+        )
+
+    def prepare(
+        self, principal: Principal, endpoint: Endpoint, body: bytes, request: Request
+    ) -> Forward:
+        """Check the body against the key's rights and estimate what it may cost."""
+        if endpoint.group is EndpointGroup.AUDIO and not endpoint.json_model:
+            model = multipart_model(body, request.headers.get("content-type", ""))
+            if model is None:
+                raise GatewayError(
+                    400,
+                    "You must provide a model parameter.",
+                    code="missing_model",
+                    param="model",
+                )
+            # Aliases rewrite JSON bodies only; an upload is forwarded with the model it names.
+            choose_model(principal, model, aliases=False)
+            seconds = audio_seconds_estimate(len(body))
+            cost = self.prices.audio_cost(model, seconds)
+            return Forward(body, model, None, False, False, 0, 0, seconds, cost.micros)
+        if not endpoint.json_model:
+            return Forward(body, None, None, False, False, 0, 0, None, 0)
+        parsed = JsonRequest.parse(body)
+        choice = choose_model(principal, parsed.model)
+        if choice.alias_from:
+            parsed = parsed.with_model(choice.model)
+        forwarded = parsed.with_stream_usage()
+        prompt = parsed.prompt_tokens_estimate
+        completion = 0 if endpoint.group is EndpointGroup.AUDIO else parsed.completion_tokens_limit
+        cost = self.prices.token_cost(choice.model, prompt, completion)
+        return Forward(
+            forwarded.body(body),
+            choice.model,
+            choice.alias_from,
+            parsed.stream,
+            parsed.stream and not parsed.client_wants_usage,
+            prompt,
+            completion,
+            None,
+            cost.micros,
+        )
+
+    async def admit(self, principal: Principal, forward: Forward) -> Admission:
+        plan = admission_plan(
+            principal.key,
+            principal.team,
+            self.settings.org_cap_micros,
+            utcnow(),
+            estimated_tokens=forward.tokens,
+            cost_micros=forward.cost_micros,
+        )
+        try:
+            check_fits(plan)
+            return await anyio.to_thread.run_sync(self.store.counters.admit, plan)
+        except LimitExceededError as refusal:
+            raise limit_error(principal, refusal, oversize=refusal.used == 0) from refusal
+        except StoreUnavailableError as error:
+            raise GatewayError(
+                503,
+                "The gateway cannot count this request right now; nothing was forwarded.",
+                type="service_unavailable",
+                code="service_unavailable",
+            ) from error
+
+    async def settle(
+        self,
+        admission: Admission,
+        principal: Principal,
+        forward: Forward,
+        observed: ObservedUsage | None,
+        telemetry: RequestTelemetry,
+    ) -> None:
+        """Replace the reservation with what the request really used (nothing, if it failed)."""
+        usage = None if observed is None else self.usage_record(principal, forward, observed)
+        if usage is not None:
+            telemetry.prompt_tokens, telemetry.completion_tokens = (
+                usage.prompt_tokens,
+                usage.completion_tokens,
+            )
+            telemetry.cost_micros, telemetry.estimated = usage.cost_micros, usage.estimated
+        tokens = usage.total_tokens if usage else 0
+        micros = usage.cost_micros if usage else 0
+        try:
+            await anyio.to_thread.run_sync(
+                lambda: self.store.counters.settle(
+                    admission, tokens=tokens, micros=micros, usage=usage
+                )
+            )
+        except StoreUnavailableError as error:
+            # The reservation stays (the safe direction for caps); the record is logged in
+            # full, without content, so it can be replayed.
+            logger.error(
+                "settlement failed",
+                extra={
+                    "error": str(error),
+                    "usage": usage.model_dump(mode="json") if usage else None,
+                    "key_id": principal.key.key_id,
+                },
+            )
+            telemetry.extra["settlement_failed"] = True
+
+    def usage_record(
+        self, principal: Principal, forward: Forward, observed: ObservedUsage
+    ) -> UsageRecord | None:
+        if forward.model is None:
+            return None
+        if forward.audio_seconds is not None:
+            seconds = observed.audio_seconds or forward.audio_seconds
+            cost = self.prices.audio_cost(forward.model, seconds)
+            estimated = observed.audio_seconds is None
+            prompt = completion = 0
+        else:
+            seconds = Decimal(0)
+            estimated = not observed.has_tokens
+            if observed.prompt_tokens is not None and observed.completion_tokens is not None:
+                prompt, completion = observed.prompt_tokens, observed.completion_tokens
+            else:
+                # Cut off before Groq reported usage: the prompt was read and billed, and so
+                # was what was generated. Never recorded as free.
+                prompt = forward.prompt_tokens
+                completion = math.ceil(observed.content_chars / 4)
+            cost = self.prices.token_cost(forward.model, prompt, completion)
+        return UsageRecord(
+            key_id=principal.key.key_id,
+            team_id=principal.key.team_id,
+            model=forward.model,
+            at=utcnow(),
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            audio_seconds=seconds,
+            cost_micros=cost.micros,
+            estimated=estimated,
+            unpriced=cost.unpriced,
+        )
+
+    @staticmethod
+    def limit_headers(key: GatewayKey, admission: Admission | None) -> dict[str, str]:
+        """The key's own per-minute limits: limit and reset always, remaining when known."""
+        if admission is None:
+            return {}
+        reset = go_duration((minute_end(admission.plan.at) - admission.plan.at).total_seconds())
+        headers: dict[str, str] = {}
+        counts = admission.counts or {}
+        key_window_only = len(admission.plan.windows) == 1 and not admission.plan.reservations
+        for kind, limit in (
+            ("requests", key.requests_per_minute),
+            ("tokens", key.tokens_per_minute),
+        ):
+            if limit is None:
+                continue
+            headers[f"x-ratelimit-limit-{kind}"] = str(limit)
+            headers[f"x-ratelimit-reset-{kind}"] = reset
+            window = admission.plan.windows[0] if admission.plan.windows else None
+            if key_window_only and window and window.scope is Scope.KEY and kind in counts:
+                headers[f"x-ratelimit-remaining-{kind}"] = str(max(0, limit - counts[kind]))
+        return headers
+
+
+class Relay:
+    """Passes one upstream response to the client and meters it when it ends."""
+
+    def __init__(
+        self,
+        proxy: Proxy,
+        principal: Principal,
+        forward: Forward,
+        admission: Admission,
+        result: UpstreamResult,
+        telemetry: RequestTelemetry,
+        started: float,
+        upstream_started: float,
+    ) -> None:
+        self.proxy = proxy
+        self.principal = principal
+        self.forward = forward
+        self.admission = admission
+        self.response = result.response
+        self.telemetry = telemetry
+        self.started = started
+        self.upstream_started = upstream_started
+        self.succeeded = 200 <= self.response.status_code < 300
+        content_type = self.response.headers.get("content-type", "")
+        self.tap: SseTap | JsonTap | None = None
+        if self.succeeded and "text/event-stream" in content_type:
+            self.tap = SseTap(strip_usage=forward.strip_stream_usage)
+        elif self.succeeded and "json" in content_type:
+            self.tap = JsonTap()
+        self._finished = False
+
+    async def stream(self) -> AsyncGenerator[bytes, None]:
+        """Each upstream chunk as it arrives; the stream ends only after settlement, so the
+        metering write happens while Lambda still runs the invocation."""
+        try:
+            async for chunk in self.response.aiter_raw():
+                out = self.tap.feed(chunk) if self.tap else chunk
+                if out:
+                    yield out
+            tail = self.tap.finish() if self.tap else b""
+            if tail:
+                yield tail
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self.finish()
+
+    async def model_list(self, headers: dict[str, str]) -> Response:
+        """``GET /models``, filtered to the models the key may use."""
+        try:
+            payload = json.loads(await self.response.aread())
+        finally:
+            await self.finish()
+        allowed = allowed_models(self.principal)
+        if allowed is not None and isinstance(payload.get("data"), list):
+            payload["data"] = [m for m in payload["data"] if m.get("id") in allowed]
+        return JSONResponse(payload, headers=headers)
+
+    async def finish(self) -> None:
+        """Close the upstream response, settle, publish; once, whichever path gets here."""
+        if self._finished:
+            return
+        self._finished = True
+        await self.response.aclose()
+        self.telemetry.upstream_ms = (time.perf_counter() - self.upstream_started) * 1000
+        observed = None
+        if self.succeeded:
+            observed = self.tap.observed if self.tap else ObservedUsage()
+        await self.proxy.settle(
+            self.admission, self.principal, self.forward, observed, self.telemetry
+        )
+        self.telemetry.total_ms = (time.perf_counter() - self.started) * 1000
+        self.telemetry.publish()
 
 
 async def read_body(request: Request) -> bytes:
@@ -133,50 +460,63 @@ def body_too_large() -> GatewayError:
     )
 
 
-def requested_model(body: bytes) -> str:
-    """The ``model`` of a JSON request body, or a 400 saying what is wrong."""
-    try:
-        payload: Any = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise GatewayError(
-            400, "The request body is not valid JSON.", code="invalid_json"
-        ) from error
-    if not isinstance(payload, dict):
-        raise GatewayError(400, "The request body must be a JSON object.", code="invalid_json")
-    model = payload.get("model")
-    if not isinstance(model, str) or not model:
-        raise GatewayError(
-            400, "You must provide a model parameter.", code="missing_model", param="model"
+def go_duration(seconds: float) -> str:
+    """A Go-style duration like Groq's reset headers: ``7.66s``, ``285ms``, ``2m59.56s``."""
+    if seconds < 1:
+        return f"{max(0, round(seconds * 1000))}ms"
+    minutes, rest = divmod(seconds, 60)
+    return f"{int(minutes)}m{rest:.2f}s" if minutes else f"{rest:.2f}s"
+
+
+def limit_error(
+    principal: Principal, refusal: LimitExceededError, *, oversize: bool
+) -> GatewayError:
+    """The 429 (or 413) for a refused admission, with headers that say when to retry."""
+    now = utcnow()
+    wait = max(0.0, (refusal.resets_at - now).total_seconds())
+    who = {
+        Scope.KEY: f"key `{principal.key.name}`",
+        Scope.TEAM: f"team `{principal.team.team_id if principal.team else ''}`",
+        Scope.ORG: "the organisation",
+    }[refusal.scope]
+    if refusal.kind is LimitKind.SPEND:
+        return GatewayError(
+            429,
+            f"Monthly spending cap reached for {who}: ${refusal.limit / 1_000_000:.2f}. "
+            f"Requests resume when the cap is raised or at {reset_text(refusal.resets_at)}.",
+            type="insufficient_quota",
+            code="spending_cap_reached",
+            headers={"x-should-retry": "false", "retry-after": str(math.ceil(wait))},
         )
-    return model
-
-
-def check_endpoint(key: GatewayKey, endpoint: Endpoint) -> None:
-    if endpoint.group not in key.endpoint_groups:
-        raise GatewayError(
-            403,
-            f"This key may not use the {endpoint.group.value} endpoints.",
-            code="endpoint_not_allowed",
+    unit = (
+        "requests per minute (RPM)"
+        if refusal.kind is LimitKind.REQUESTS
+        else ("tokens per minute (TPM)")
+    )
+    if oversize:
+        return GatewayError(
+            413,
+            f"Request too large for {who} on {unit}: Limit {refusal.limit}. Reduce the prompt "
+            "or max_tokens.",
+            type=refusal.kind.value,
+            code="rate_limit_exceeded",
+            headers={"x-should-retry": "false"},
         )
+    headers = {
+        "retry-after": str(max(1, math.ceil(wait))),
+        f"x-ratelimit-limit-{refusal.kind.value}": str(refusal.limit),
+        f"x-ratelimit-remaining-{refusal.kind.value}": str(max(0, refusal.limit - refusal.used)),
+        f"x-ratelimit-reset-{refusal.kind.value}": go_duration(wait),
+    }
+    return GatewayError(
+        429,
+        f"Rate limit reached for {who} on {unit}: Limit {refusal.limit}, Used {refusal.used}. "
+        f"Please try again in {wait:.3f}s.",
+        type=refusal.kind.value,
+        code="rate_limit_exceeded",
+        headers=headers,
+    )
 
 
-def check_model(key: GatewayKey, model: str) -> None:
-    if key.allowed_models is not None and model not in key.allowed_models:
-        raise GatewayError(
-            403,
-            f"Model not in key's allowed list: the model `{model}` is not available to this key.",
-            code="model_not_available",
-            param="model",
-        )
-
-
-async def filtered_model_list(key: GatewayKey, response: httpx.Response) -> Response:
-    """``GET /models`` lists only the models the key may use."""
-    try:
-        payload = json.loads(await response.aread())
-    finally:
-        await response.aclose()
-    if key.allowed_models is not None and isinstance(payload.get("data"), list):
-        allowed = set(key.allowed_models)
-        payload["data"] = [m for m in payload["data"] if m.get("id") in allowed]
-    return JSONResponse(payload, headers=response_headers(response.headers))
+def reset_text(at: datetime) -> str:
+    return at.strftime("%Y-%m-%d %H:%M UTC")

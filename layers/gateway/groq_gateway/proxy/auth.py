@@ -1,7 +1,8 @@
-"""Gateway-key authentication for the proxy, served from a short-lived cache.
+"""Gateway-key authentication for the proxy, with key and team records from a short cache.
 
-The cache holds the key record (never the plaintext); the secret presented by the client is
-checked against the record's hashes on every request, in constant time.
+The cache holds records (never plaintext); the presented secret is checked against the
+record's hashes on every request, in constant time. A record is at most ``cache_seconds``
+old, which bounds how long a revocation or a limit change takes to reach every instance.
 """
 
 from __future__ import annotations
@@ -9,14 +10,18 @@ from __future__ import annotations
 import hmac
 from collections.abc import Callable
 from datetime import datetime
+from typing import TypeVar
 
 import anyio.to_thread
 
 from groq_gateway.cache import TTLCache
 from groq_gateway.errors import invalid_api_key, service_unavailable
 from groq_gateway.keys import GATEWAY_KEY_PREFIX, bearer_token, hash_secret, parse_key
-from groq_gateway.models import GatewayKey, utcnow
+from groq_gateway.models import GatewayKey, Team, utcnow
+from groq_gateway.proxy.policy import Principal
 from groq_gateway.store import GatewayStore, StoreUnavailableError
+
+R = TypeVar("R")
 
 
 class KeyAuthenticator:
@@ -27,16 +32,17 @@ class KeyAuthenticator:
         now: Callable[[], datetime] = utcnow,
     ) -> None:
         self._store = store
-        self._cache: TTLCache[str, GatewayKey | None] = TTLCache(ttl=cache_seconds)
+        self._keys: TTLCache[str, GatewayKey | None] = TTLCache(ttl=cache_seconds)
+        self._teams: TTLCache[str, Team | None] = TTLCache(ttl=cache_seconds)
         self._now = now
 
-    async def authenticate(self, authorization: str | None) -> GatewayKey:
-        """The key behind an ``Authorization`` header, or a 401 :class:`GatewayError`."""
+    async def authenticate(self, authorization: str | None) -> Principal:
+        """The caller behind an ``Authorization`` header, or a 401 :class:`GatewayError`."""
         token = bearer_token(authorization)
         parsed = parse_key(token, GATEWAY_KEY_PREFIX) if token else None
         if parsed is None:
             raise invalid_api_key()
-        key = await self._load(parsed.key_id)
+        key = await self._cached(self._keys, parsed.key_id, self._store.keys.get)
         if key is None:
             raise invalid_api_key()
         now = self._now()
@@ -47,17 +53,24 @@ class KeyAuthenticator:
         )
         if not matches or not key.is_usable_at(now):
             raise invalid_api_key()
-        return key
+        team = None
+        if key.team_id:
+            team = await self._cached(self._teams, key.team_id, self._store.teams.get)
+            if team is None:
+                raise invalid_api_key()
+        return Principal(key, team)
 
-    async def _load(self, key_id: str) -> GatewayKey | None:
-        fresh, key = self._cache.get(key_id)
+    async def _cached(
+        self, cache: TTLCache[str, R | None], record_id: str, load: Callable[[str], R | None]
+    ) -> R | None:
+        fresh, record = cache.get(record_id)
         if fresh:
-            return key
+            return record
         try:
-            key = await anyio.to_thread.run_sync(self._store.keys.get, key_id)
+            record = await anyio.to_thread.run_sync(load, record_id)
         except StoreUnavailableError as error:
             raise service_unavailable(
                 "The gateway cannot check keys right now; nothing was forwarded."
             ) from error
-        self._cache.put(key_id, key)
-        return key
+        cache.put(record_id, record)
+        return record

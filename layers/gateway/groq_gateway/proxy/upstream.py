@@ -7,8 +7,12 @@ organisation or key (``x-request-id`` does reach the client, as Groq's own reque
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 
+import anyio
 import anyio.to_thread
 import httpx
 
@@ -41,17 +45,55 @@ def response_headers(upstream_headers: httpx.Headers) -> dict[str, str]:
     return {k: v for k, v in upstream_headers.items() if k.lower() in RETURNED_RESPONSE_HEADERS}
 
 
+# Groq answers these when a retry may succeed: rate limited, flex capacity, server errors.
+RETRYABLE_STATUSES = frozenset({429, 498, 500, 502, 503, 504})
+
+
+@dataclass
+class UpstreamResult:
+    """The final upstream response, and what it took to get it."""
+
+    response: httpx.Response
+    attempts: int = 1
+    throttled: int = 0  # upstream 429 answers seen, retried ones included
+    server_errors: int = 0  # upstream 5xx answers seen, retried ones included
+
+
+def retry_delay(response: httpx.Response | None, attempt: int, base: float) -> float:
+    """``retry-after-ms``/``retry-after`` when Groq gives one, else full-jitter backoff."""
+    if response is not None:
+        for header, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+            value = response.headers.get(header, "")
+            try:
+                return max(0.0, float(value) * scale)
+            except ValueError:
+                continue
+    return random.uniform(0, base * 2**attempt)  # noqa: S311 - jitter, not secrecy
+
+
 class Upstream:
-    """Sends requests to ``<root>/openai/v1/<path>`` with the current upstream key."""
+    """Sends requests to ``<root>/openai/v1/<path>`` with the current upstream key.
+
+    Retries a bounded number of times on 429, 5xx, timeouts and connection errors, with
+    exponential backoff and jitter, honouring ``retry-after``, and never past the request's
+    retry budget; then hands back the last answer.
+    """
 
     def __init__(
         self,
         root: str,
         keys: UpstreamKeys,
         timeout: httpx.Timeout,
+        *,
+        max_retries: int = 2,
+        retry_budget: float = 20.0,
+        backoff_base: float = 0.25,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._keys = keys
+        self.max_retries = max_retries
+        self.retry_budget = retry_budget
+        self.backoff_base = backoff_base
         self._client = httpx.AsyncClient(
             base_url=f"{root}/openai/v1/",
             timeout=timeout,
@@ -67,12 +109,40 @@ class Upstream:
         query: str,
         headers: Mapping[str, str],
         body: bytes,
-    ) -> httpx.Response:
-        """The upstream response with its body not yet read (the caller streams and closes it).
+    ) -> UpstreamResult:
+        """The upstream response with its body not yet read (the caller streams and closes it)."""
+        deadline = time.monotonic() + self.retry_budget
+        throttled = server_errors = 0
+        attempt = 0
+        while True:
+            response: httpx.Response | None = None
+            try:
+                response = await self._send_refreshing_key(method, path, query, headers, body)
+            except GatewayError:
+                delay = retry_delay(None, attempt, self.backoff_base)
+                if not self._may_retry(attempt, delay, deadline):
+                    raise
+            else:
+                status = response.status_code
+                throttled += status == 429
+                server_errors += status >= 500
+                delay = retry_delay(response, attempt, self.backoff_base)
+                if status not in RETRYABLE_STATUSES or not self._may_retry(
+                    attempt, delay, deadline
+                ):
+                    return UpstreamResult(response, attempt + 1, throttled, server_errors)
+                await response.aclose()
+            await anyio.sleep(delay)
+            attempt += 1
 
-        An upstream 401 means the key was rotated or revoked since it was cached: read the
-        secret again and retry once, so a rotation costs no client request.
-        """
+    def _may_retry(self, attempt: int, delay: float, deadline: float) -> bool:
+        return attempt < self.max_retries and time.monotonic() + delay <= deadline
+
+    async def _send_refreshing_key(
+        self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes
+    ) -> httpx.Response:
+        """An upstream 401 means the key was rotated or revoked since it was cached: read the
+        secret again and retry once, so a rotation costs no client request."""
         response = await self._send_once(method, path, query, headers, body, fresh_key=False)
         if response.status_code == 401:
             await response.aclose()

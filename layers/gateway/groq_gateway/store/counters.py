@@ -217,6 +217,8 @@ class CounterStore:
                     }
                 )
         for reservation in plan.reservations:
+            if micros == 0 and reservation.micros == 0:
+                continue
             updates.append(
                 {
                     "TableName": self.table.name,

@@ -1,0 +1,113 @@
+"""What a key may do: the checks between authentication and admission, all in memory.
+
+A key's rights are its own intersected with its team's, so a key never exceeds its team:
+models (after the team's aliases are applied), endpoint groups, and source addresses.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from groq_gateway.errors import GatewayError
+from groq_gateway.models import GatewayKey, Team, TeamStatus
+from groq_gateway.proxy.endpoints import Endpoint
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller: an authenticated key and its team (if it has one)."""
+
+    key: GatewayKey
+    team: Team | None
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    model: str  # what is forwarded
+    alias_from: str | None  # what the client asked for, when an alias replaced it
+
+
+def check_team(principal: Principal) -> None:
+    team = principal.team
+    if team is None or team.status is TeamStatus.ACTIVE:
+        return
+    if team.paused_reason == "budget":
+        raise GatewayError(
+            429,
+            f"Team `{team.team_id}` has reached its monthly budget; requests resume when the "
+            "budget is raised or the billing month ends.",
+            type="insufficient_quota",
+            code="spending_cap_reached",
+            headers={"x-should-retry": "false"},
+        )
+    raise GatewayError(
+        403,
+        f"Team `{team.team_id}` is paused: {team.paused_reason or 'by an admin'}.",
+        code="team_paused",
+    )
+
+
+def check_endpoint(principal: Principal, endpoint: Endpoint) -> None:
+    if endpoint.group not in principal.key.endpoint_groups:
+        raise GatewayError(
+            403,
+            f"This key may not use the {endpoint.group.value} endpoints.",
+            code="endpoint_not_allowed",
+        )
+
+
+def client_ip(headers: Mapping[str, str], peer: str | None) -> str | None:
+    """The caller's address: API Gateway's ``sourceIp`` when the Lambda Web Adapter passes
+    the request context along, else the TCP peer (local runs)."""
+    context = headers.get("x-amzn-request-context")
+    if context:
+        try:
+            source = json.loads(context).get("identity", {}).get("sourceIp")
+        except (json.JSONDecodeError, AttributeError):
+            source = None
+        if isinstance(source, str) and source:
+            return source
+    return peer
+
+
+def check_source(principal: Principal, ip: str | None) -> None:
+    cidrs = principal.key.allowed_cidrs
+    if cidrs is None:
+        return
+    try:
+        address = ipaddress.ip_address(ip or "")
+    except ValueError:
+        address = None
+    if address is None or not any(
+        address in ipaddress.ip_network(cidr, strict=False) for cidr in cidrs
+    ):
+        raise GatewayError(
+            403, "This key may not be used from this address.", code="ip_not_allowed"
+        )
+
+
+def allowed_models(principal: Principal) -> frozenset[str] | None:
+    """The models the key may use, or ``None`` for any model."""
+    team_models = principal.team.allowed_models if principal.team else None
+    sets = [frozenset(m) for m in (principal.key.allowed_models, team_models) if m is not None]
+    if not sets:
+        return None
+    return frozenset[str].intersection(*sets)
+
+
+def choose_model(principal: Principal, requested: str, *, aliases: bool = True) -> ModelChoice:
+    """The model to forward: the team's alias applied, then checked against the allowlists."""
+    table = principal.team.model_aliases if principal.team and aliases else {}
+    model = table.get(requested, requested)
+    allowed = allowed_models(principal)
+    if allowed is not None and model not in allowed:
+        raise GatewayError(
+            403,
+            f"Model not in key's allowed list: the model `{model}` is not available to this key.",
+            code="model_not_available",
+            param="model",
+        )
+    return ModelChoice(model, requested if model != requested else None)

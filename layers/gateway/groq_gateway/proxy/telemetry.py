@@ -1,0 +1,117 @@
+"""One request's metrics and log line, written after its response.
+
+Metrics are CloudWatch embedded-metric-format documents printed to stdout (Lambda sends them
+to CloudWatch Logs, which turns them into metrics): no API call, no added latency. Each
+request writes at most three documents, with bounded dimensions:
+
+* ``service`` only: ``Requests``, ``PromptTokens``, ``CompletionTokens``, ``CostUSD``,
+  ``UpstreamLatencyMs``, ``GatewayOverheadMs``, ``Gateway5xx``, ``Upstream429``,
+  ``Upstream5xx`` (what the alarms watch);
+* ``service`` + ``model``: ``Requests``, ``PromptTokens``, ``CompletionTokens``, ``CostUSD``
+  (models are the gateway's allowlisted ids, so the set is bounded);
+* ``service`` + ``reason``: ``Rejections`` (``invalid_api_key``, ``rate_limit_requests``, ...).
+
+The log line carries ids, model, status, counts and timings: never a key, a prompt or a
+completion.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+
+from groq_gateway.observability import NAMESPACE, SERVICE, logger
+
+
+@dataclass
+class RequestTelemetry:
+    path: str
+    key_id: str | None = None
+    team_id: str | None = None
+    model: str | None = None
+    status: int = 0
+    rejection: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_micros: int = 0
+    estimated: bool = False
+    upstream_attempts: int = 0
+    upstream_429: int = 0
+    upstream_5xx: int = 0
+    upstream_ms: float | None = None
+    total_ms: float = 0.0
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def overhead_ms(self) -> float | None:
+        return None if self.upstream_ms is None else max(0.0, self.total_ms - self.upstream_ms)
+
+    def publish(self) -> None:
+        self._metrics()
+        logger.info(
+            "request",
+            extra={
+                "path": self.path,
+                "key_id": self.key_id,
+                "team_id": self.team_id,
+                "model": self.model,
+                "status": self.status,
+                "rejection": self.rejection,
+                "prompt_tokens": self.prompt_tokens,
+                "completion_tokens": self.completion_tokens,
+                "cost_micros": self.cost_micros,
+                "estimated": self.estimated,
+                "upstream_attempts": self.upstream_attempts,
+                "upstream_ms": self.upstream_ms,
+                "overhead_ms": self.overhead_ms,
+                "total_ms": round(self.total_ms, 2),
+                **self.extra,
+            },
+        )
+
+    def _metrics(self) -> None:
+        cost_usd = float(Decimal(self.cost_micros) / 1_000_000)
+        overall = EphemeralMetrics(namespace=NAMESPACE, service=SERVICE)
+        overall.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
+        overall.add_metric(name="PromptTokens", unit=MetricUnit.Count, value=self.prompt_tokens)
+        overall.add_metric(
+            name="CompletionTokens", unit=MetricUnit.Count, value=self.completion_tokens
+        )
+        overall.add_metric(name="CostUSD", unit=MetricUnit.NoUnit, value=cost_usd)
+        overall.add_metric(
+            name="Gateway5xx", unit=MetricUnit.Count, value=int(self._gateway_failed)
+        )
+        overall.add_metric(name="Upstream429", unit=MetricUnit.Count, value=self.upstream_429)
+        overall.add_metric(name="Upstream5xx", unit=MetricUnit.Count, value=self.upstream_5xx)
+        if self.upstream_ms is not None and self.overhead_ms is not None:
+            overall.add_metric(
+                name="UpstreamLatencyMs", unit=MetricUnit.Milliseconds, value=self.upstream_ms
+            )
+            overall.add_metric(
+                name="GatewayOverheadMs", unit=MetricUnit.Milliseconds, value=self.overhead_ms
+            )
+        overall.flush_metrics()
+        if self.model and self.upstream_ms is not None:
+            by_model = EphemeralMetrics(namespace=NAMESPACE, service=SERVICE)
+            by_model.add_dimension(name="model", value=self.model)
+            by_model.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
+            by_model.add_metric(
+                name="PromptTokens", unit=MetricUnit.Count, value=self.prompt_tokens
+            )
+            by_model.add_metric(
+                name="CompletionTokens", unit=MetricUnit.Count, value=self.completion_tokens
+            )
+            by_model.add_metric(name="CostUSD", unit=MetricUnit.NoUnit, value=cost_usd)
+            by_model.flush_metrics()
+        if self.rejection:
+            by_reason = EphemeralMetrics(namespace=NAMESPACE, service=SERVICE)
+            by_reason.add_dimension(name="reason", value=self.rejection)
+            by_reason.add_metric(name="Rejections", unit=MetricUnit.Count, value=1)
+            by_reason.flush_metrics()
+
+    @property
+    def _gateway_failed(self) -> bool:
+        """A 5xx the gateway itself produced (not one passed through from Groq)."""
+        return self.status >= 500 and self.upstream_ms is None
