@@ -47,6 +47,8 @@ def gateway_settings(local_aws: dict[str, str], **changes: object) -> Settings:
         "admin_key_secret_id": local_aws["AdminKeySecret"],
         "key_cache_seconds": 0.2,
         "upstream_key_cache_seconds": 60,
+        "org_monthly_cap_usd": 1000,  # as deployed: template.yaml's default
+        "upstream_retry_budget_seconds": 2,
     }
     values.update(changes)
     return Settings.model_validate(values)
