@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -10,12 +11,21 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import boto3
 import pytest
 
-from groq_gateway.devserver.local_aws import free_port, wait_until_up
+from groq_gateway.devserver.local_aws import (
+    LOCAL_AWS_ENV,
+    LOCAL_STACK_NAME,
+    free_port,
+    wait_until_up,
+)
+from groq_gateway.store import GatewayStore
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN_KEY = "e2e-admin-key-0123456789abcdef"
+# The simulator streams one chunk per word this far apart, so streaming can be observed.
+CHUNK_INTERVAL_MS = 20
 
 
 @dataclass
@@ -23,6 +33,19 @@ class DevGateway:
     base_url: str
     admin_key: str
     process: subprocess.Popen[str]
+    simulator_url: str
+    aws_endpoint: str
+
+    def store(self) -> GatewayStore:
+        """The gateway's store, read directly from its local AWS endpoint."""
+        client = boto3.client(
+            "dynamodb",
+            endpoint_url=self.aws_endpoint,
+            region_name=LOCAL_AWS_ENV["AWS_DEFAULT_REGION"],
+            aws_access_key_id=LOCAL_AWS_ENV["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=LOCAL_AWS_ENV["AWS_SECRET_ACCESS_KEY"],
+        )
+        return GatewayStore(f"{LOCAL_STACK_NAME}-GatewayTable", client)
 
 
 def groq_gateway_command() -> list[str]:
@@ -44,6 +67,8 @@ def dev_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevGateway
                 str(port),
                 "--admin-key",
                 ADMIN_KEY,
+                "--simulator-chunk-interval-ms",
+                str(CHUNK_INTERVAL_MS),
             ],
             cwd=ROOT,
             stdout=output,
@@ -54,7 +79,12 @@ def dev_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevGateway
         base_url = f"http://127.0.0.1:{port}"
         try:
             wait_until_up(f"{base_url}/healthz", timeout=60, process=process)
-            yield DevGateway(base_url, ADMIN_KEY, process)
+            banner = log.read_text()
+            simulator = re.search(r"simulator at (http://\S+?);", banner)
+            aws = re.search(r"local AWS: (http://\S+?)\)", banner)
+            assert simulator, banner
+            assert aws, banner
+            yield DevGateway(base_url, ADMIN_KEY, process, simulator.group(1), aws.group(1))
         finally:
             if process.poll() is None:
                 process.send_signal(signal.SIGINT)

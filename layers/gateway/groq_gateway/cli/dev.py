@@ -57,6 +57,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--simulator-latency-ms", type=float, default=0.0, help="simulated upstream latency"
     )
     parser.add_argument(
+        "--simulator-chunk-interval-ms",
+        type=float,
+        default=0.0,
+        help="simulated time between streamed chunks",
+    )
+    parser.add_argument(
         "--schedule-speedup",
         type=float,
         default=1.0,
@@ -121,6 +127,8 @@ def _run(args: argparse.Namespace) -> int:
                     upstream_key,
                     "--latency-ms",
                     str(args.simulator_latency_ms),
+                    "--chunk-interval-ms",
+                    str(args.simulator_chunk_interval_ms),
                 ],
                 upstream_url,
                 "/_simulator/stats",

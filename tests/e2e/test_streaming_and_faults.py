@@ -1,0 +1,91 @@
+"""Streaming and metering through a real `groq-gateway dev` (uvicorn, real sockets)."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import openai
+import pytest
+
+from groq_gateway.models import utcnow
+from tests.e2e.conftest import CHUNK_INTERVAL_MS, DevGateway
+from tests.e2e.test_sdks_through_dev_gateway import MESSAGES, MODEL, create_key
+
+
+def today() -> str:
+    return utcnow().strftime("%Y-%m-%d")
+
+
+def key_id_of(plaintext: str) -> str:
+    return plaintext.split("_")[1]
+
+
+def test_chunks_reach_the_client_as_groq_sends_them(dev_gateway: DevGateway) -> None:
+    key = create_key(dev_gateway)
+    client = openai.OpenAI(base_url=f"{dev_gateway.base_url}/openai/v1", api_key=key, max_retries=0)
+    arrivals: list[float] = []
+    started = time.perf_counter()
+    stream = client.chat.completions.create(
+        model=MODEL,
+        messages=MESSAGES,
+        stream=True,
+        max_tokens=30,  # type: ignore[arg-type]
+    )
+    for chunk in stream:
+        if chunk.choices and chunk.choices[0].delta.content:
+            arrivals.append(time.perf_counter() - started)
+    assert len(arrivals) == 30
+    # The simulator spaces chunks CHUNK_INTERVAL_MS apart; a buffering gateway would deliver
+    # them all at once at the end.
+    spread = arrivals[-1] - arrivals[0]
+    assert spread >= 20 * CHUNK_INTERVAL_MS / 1000
+    assert arrivals[0] < arrivals[-1] - 10 * CHUNK_INTERVAL_MS / 1000
+
+
+def test_a_stream_cut_mid_way_is_metered_as_estimated_never_free(
+    dev_gateway: DevGateway,
+) -> None:
+    key = create_key(dev_gateway)
+    httpx.post(
+        f"{dev_gateway.simulator_url}/_simulator/faults", json={"cut_stream_after_chunks": 3}
+    ).raise_for_status()
+    with httpx.stream(
+        "POST",
+        f"{dev_gateway.base_url}/openai/v1/chat/completions",
+        json={"model": MODEL, "messages": MESSAGES, "stream": True},
+        headers={"authorization": f"Bearer {key}"},
+    ) as response:
+        assert response.status_code == 200
+        with pytest.raises(httpx.RemoteProtocolError):
+            for _ in response.iter_bytes():
+                pass
+    deadline = time.monotonic() + 5
+    days = []
+    while time.monotonic() < deadline and not days:
+        days = list(dev_gateway.store().usage.for_key(key_id_of(key), today(), today()))
+        time.sleep(0.05)
+    [day] = days
+    assert day.estimated_requests == 1
+    assert day.cost_micros > 0
+    assert day.prompt_tokens > 0
+
+
+def test_a_client_that_goes_away_stops_the_upstream_read(dev_gateway: DevGateway) -> None:
+    key = create_key(dev_gateway)
+    with httpx.stream(
+        "POST",
+        f"{dev_gateway.base_url}/openai/v1/chat/completions",
+        json={"model": MODEL, "messages": MESSAGES, "stream": True, "max_tokens": 200},
+        headers={"authorization": f"Bearer {key}"},
+    ) as response:
+        for _ in response.iter_raw():
+            break  # leave after the first chunk: 200 chunks would take 4 s
+    deadline = time.monotonic() + 5
+    days = []
+    while time.monotonic() < deadline and not days:
+        days = list(dev_gateway.store().usage.for_key(key_id_of(key), today(), today()))
+        time.sleep(0.05)
+    [day] = days
+    assert day.estimated_requests == 1
+    assert day.completion_tokens < 200
