@@ -316,3 +316,42 @@ async def test_requests_that_fail_validation_are_not_counted(gateway: LocalGatew
 
 def test_month_helper_is_utc() -> None:
     assert month_of(datetime(2026, 11, 30, 23, 0, tzinfo=UTC)) == "2026-11"
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        (b"{not json", 400, "invalid_json"),
+        (b'{"model": 5, "messages": []}', 400, "missing_model"),
+        (b'{"messages": [{"role": "user", "content": "hi"}]}', 400, "missing_model"),
+        (b'{"model": "openai/gpt-oss-20b", "messages": [], "stream": "yes"}', 400, "invalid_type"),
+        (
+            b'{"model": "openai/gpt-oss-20b", "messages": [{"role": "user", "content": "hi"}],'
+            b' "colour": "blue"}',
+            400,
+            None,  # Groq's own answer, passed through: "property 'colour' is unsupported"
+        ),
+        (
+            b'{"model": "openai/gpt-oss-20b", "pad": "' + b"x" * (11 * 1024 * 1024) + b'"}',
+            413,
+            "request_too_large",
+        ),
+    ],
+)
+async def test_bad_input_is_refused_in_openai_format_and_never_metered(
+    gateway: LocalGateway, body: bytes, status: int, code: str | None
+) -> None:
+    key, plaintext = add_key(gateway, monthly_budget_usd=Decimal("1"))
+    response = await gateway.client.post(
+        "/openai/v1/chat/completions",
+        content=body,
+        headers=auth(plaintext) | {"content-type": "application/json"},
+    )
+    assert response.status_code == status
+    error = response.json()["error"]
+    assert error["message"]
+    if code is not None:
+        assert error["code"] == code
+    assert list(gateway.store.usage.for_key(key.key_id, "2000-01-01", today())) == []
+    spend = gateway.store.counters.month_spend(Scope.KEY, key.key_id, month_of(utcnow()))
+    assert spend.committed_micros == spend.spent_micros == 0

@@ -55,6 +55,48 @@ FAILURES: dict[int, tuple[str, str, str | None]] = {
     503: ("Service Unavailable", "internal_server_error", "service_unavailable"),
 }  # fmt: skip
 
+# The chat completion request properties Groq accepts (its API reference, late 2026).
+CHAT_PROPERTIES = frozenset(
+    {
+        "model",
+        "messages",
+        "citation_options",
+        "compound_custom",
+        "disable_tool_validation",
+        "documents",
+        "exclude_domains",
+        "frequency_penalty",
+        "function_call",
+        "functions",
+        "include_domains",
+        "include_reasoning",
+        "logit_bias",
+        "logprobs",
+        "max_completion_tokens",
+        "max_tokens",
+        "metadata",
+        "n",
+        "parallel_tool_calls",
+        "presence_penalty",
+        "reasoning_effort",
+        "reasoning_format",
+        "response_format",
+        "search_settings",
+        "seed",
+        "service_tier",
+        "stop",
+        "store",
+        "stream",
+        "stream_options",
+        "temperature",
+        "tool_choice",
+        "tools",
+        "top_logprobs",
+        "top_p",
+        "user",
+    }
+)
+
 
 class ApiError(Exception):
     """An error answered in Groq's shape: `{"error": {"message", "type", "code"?, "param"?}}`."""
@@ -369,6 +411,10 @@ class Simulator:
         return Reply(model, count_prompt_tokens(messages), words, truncated=limit is not None)
 
     def _chat_reply(self, body: Json) -> Reply:
+        unknown = sorted(set(body) - CHAT_PROPERTIES)
+        if unknown:
+            # Groq refuses properties it does not know, naming the first.
+            raise ApiError(400, f"property '{unknown[0]}' is unsupported", param=unknown[0])
         model = self._model(body.get("model"), "chat")
         messages = _messages(body.get("messages"))
         return self._reply(model, messages, _max_tokens(body, model, "max_completion_tokens"))
