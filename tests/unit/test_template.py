@@ -164,6 +164,7 @@ def test_globals_give_every_function_the_contract_environment(template: dict[str
         "UPSTREAM_KEY_SECRET_ID": {"Ref": "UpstreamKeySecret"},
         "ORG_MONTHLY_CAP_USD": {"Ref": "OrgMonthlyCapUSD"},
         "ALERTS_TOPIC_ARN": ALERTS_TOPIC,
+        "PRICE_OVERRIDES": {"Ref": "PriceOverrides"},
     }
 
 
