@@ -138,3 +138,29 @@ def test_windows_end_on_calendar_boundaries() -> None:
     assert minute_end(NOW) == datetime(2027, 1, 1, 0, 0, tzinfo=UTC)
     assert month_end(NOW) == datetime(2027, 1, 1, tzinfo=UTC)
     assert month_end(datetime(2026, 2, 10, tzinfo=UTC)) == datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def test_billing_months_follow_the_configured_timezone() -> None:
+    from zoneinfo import ZoneInfo
+
+    from groq_gateway.limits import month_of
+    from groq_gateway.settings import Settings
+
+    berlin = ZoneInfo("Europe/Berlin")
+    # 23:30 UTC on 31 December is already January in Berlin.
+    assert month_of(NOW) == "2026-12"
+    assert month_of(NOW, berlin) == "2027-01"
+    assert month_end(NOW, berlin) == datetime(2027, 2, 1, tzinfo=berlin)
+    plan = admission_plan(
+        key(monthly_budget_usd=Decimal(1)),
+        None,
+        None,
+        NOW,
+        estimated_tokens=1,
+        cost_micros=1,
+        billing_tz=berlin,
+    )
+    assert plan.reservations[0].month == "2027-01"
+    assert Settings(table_name="t", billing_timezone="Europe/Berlin").billing_tz == berlin
+    with pytest.raises(ValueError, match="timezone"):
+        Settings(table_name="t", billing_timezone="Mars/Olympus")

@@ -165,6 +165,7 @@ def test_globals_give_every_function_the_contract_environment(template: dict[str
         "ORG_MONTHLY_CAP_USD": {"Ref": "OrgMonthlyCapUSD"},
         "ALERTS_TOPIC_ARN": ALERTS_TOPIC,
         "PRICE_OVERRIDES": {"Ref": "PriceOverrides"},
+        "BILLING_TIMEZONE": {"Ref": "BillingTimezone"},
     }
 
 

@@ -13,7 +13,7 @@ Example::
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from enum import StrEnum
 
 from groq_gateway.models import GatewayKey, Team, usd_to_micros
@@ -59,6 +59,11 @@ class AdmissionPlan:
     windows: tuple[WindowCount, ...] = ()
     reservations: tuple[SpendReservation, ...] = ()
     at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    billing_tz: tzinfo = UTC
+
+    @property
+    def month_resets_at(self) -> datetime:
+        return month_end(self.at, self.billing_tz)
 
     @property
     def is_empty(self) -> bool:
@@ -83,8 +88,9 @@ def minute_of(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y%m%d%H%M")
 
 
-def month_of(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y-%m")
+def month_of(at: datetime, billing_tz: tzinfo = UTC) -> str:
+    """The billing month of ``at``: a calendar month in ``billing_tz`` (UTC by default)."""
+    return at.astimezone(billing_tz).strftime("%Y-%m")
 
 
 def minute_end(at: datetime) -> datetime:
@@ -92,11 +98,11 @@ def minute_end(at: datetime) -> datetime:
     return start + timedelta(minutes=1)
 
 
-def month_end(at: datetime) -> datetime:
-    """The start of the next UTC month: when monthly caps reset."""
-    at = at.astimezone(UTC)
+def month_end(at: datetime, billing_tz: tzinfo = UTC) -> datetime:
+    """The start of the next billing month: when monthly caps reset."""
+    at = at.astimezone(billing_tz)
     year, month = (at.year + 1, 1) if at.month == 12 else (at.year, at.month + 1)
-    return datetime(year, month, 1, tzinfo=UTC)
+    return datetime(year, month, 1, tzinfo=billing_tz)
 
 
 def admission_plan(
@@ -107,9 +113,10 @@ def admission_plan(
     *,
     estimated_tokens: int,
     cost_micros: int,
+    billing_tz: tzinfo = UTC,
 ) -> AdmissionPlan:
     """What admitting one request counts against, for the key, its team and the org."""
-    minute, month = minute_of(at), month_of(at)
+    minute, month = minute_of(at), month_of(at, billing_tz)
     windows = []
     reservations = []
     if key.requests_per_minute or key.tokens_per_minute:
@@ -152,7 +159,7 @@ def admission_plan(
         )
     if org_cap_micros:
         reservations.append(SpendReservation(Scope.ORG, "org", month, cost_micros, org_cap_micros))
-    return AdmissionPlan(tuple(windows), tuple(reservations), at)
+    return AdmissionPlan(tuple(windows), tuple(reservations), at, billing_tz)
 
 
 def check_fits(plan: AdmissionPlan) -> None:
@@ -165,5 +172,5 @@ def check_fits(plan: AdmissionPlan) -> None:
     for reservation in plan.reservations:
         if reservation.cap_micros is not None and reservation.micros > reservation.cap_micros:
             raise LimitExceededError(
-                reservation.scope, LimitKind.SPEND, reservation.cap_micros, 0, month_end(plan.at)
+                reservation.scope, LimitKind.SPEND, reservation.cap_micros, 0, plan.month_resets_at
             )

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from datetime import UTC, tzinfo
 from decimal import Decimal
 from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
 
 class Settings(BaseModel):
@@ -30,6 +32,8 @@ class Settings(BaseModel):
     webhook_secret_id: str = ""
     alerts_topic_arn: str = ""
     org_monthly_cap_usd: Decimal = Decimal(0)
+    # Monthly caps reset at 00:00 on the 1st in this IANA timezone.
+    billing_timezone: str = "UTC"
     stage: str = "dev"
     # How long a key's record may be served from an instance's memory. Revocations and limit
     # changes reach every instance within this bound (at most 5 s, the product's promise).
@@ -54,6 +58,7 @@ class Settings(BaseModel):
             "webhook_secret_id": "WEBHOOK_SECRET_ID",
             "alerts_topic_arn": "ALERTS_TOPIC_ARN",
             "org_monthly_cap_usd": "ORG_MONTHLY_CAP_USD",
+            "billing_timezone": "BILLING_TIMEZONE",
             "stage": "STAGE",
             "key_cache_seconds": "KEY_CACHE_SECONDS",
             "upstream_key_cache_seconds": "UPSTREAM_KEY_CACHE_SECONDS",
@@ -64,6 +69,20 @@ class Settings(BaseModel):
         }
         values = {field: env[var] for field, var in names.items() if env.get(var)}
         return cls.model_validate(values)
+
+    @field_validator("billing_timezone")
+    @classmethod
+    def _known_timezone(cls, name: str) -> str:
+        if name != "UTC":
+            try:
+                ZoneInfo(name)
+            except (ZoneInfoNotFoundError, ValueError) as error:
+                raise ValueError(f"unknown timezone {name!r}") from error
+        return name
+
+    @property
+    def billing_tz(self) -> tzinfo:
+        return UTC if self.billing_timezone == "UTC" else ZoneInfo(self.billing_timezone)
 
     @property
     def org_cap_micros(self) -> int | None:

@@ -256,6 +256,7 @@ class Proxy:
             utcnow(),
             estimated_tokens=forward.tokens,
             cost_micros=forward.cost_micros,
+            billing_tz=self.settings.billing_tz,
         )
         try:
             check_fits(plan)

@@ -32,7 +32,6 @@ from groq_gateway.limits import (
     SpendReservation,
     WindowCount,
     minute_end,
-    month_end,
 )
 from groq_gateway.models import UsageRecord
 from groq_gateway.store.table import (
@@ -135,7 +134,7 @@ def _refusal(plan: AdmissionPlan, index: int, old: dict[str, Any] | None) -> Lim
         LimitKind.SPEND,
         reservation.cap_micros or 0,
         int(old.get("committed_micros", 0)),
-        month_end(plan.at),
+        plan.month_resets_at,
     )
 
 
