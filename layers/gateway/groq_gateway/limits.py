@@ -74,7 +74,14 @@ class LimitExceededError(Exception):
     """A request would go over a limit; says which, and when the window resets."""
 
     def __init__(
-        self, scope: Scope, kind: LimitKind, limit: int, used: int, resets_at: datetime
+        self,
+        scope: Scope,
+        kind: LimitKind,
+        limit: int,
+        used: int,
+        resets_at: datetime,
+        *,
+        oversize: bool = False,
     ) -> None:
         super().__init__(f"{scope} {kind} limit {limit} reached")
         self.scope = scope
@@ -82,6 +89,8 @@ class LimitExceededError(Exception):
         self.limit = limit
         self.used = used
         self.resets_at = resets_at
+        # The request alone is larger than the limit: no window could ever admit it.
+        self.oversize = oversize
 
 
 def minute_of(at: datetime) -> str:
@@ -167,10 +176,20 @@ def check_fits(plan: AdmissionPlan) -> None:
     for window in plan.windows:
         if window.max_tokens is not None and window.tokens > window.max_tokens:
             raise LimitExceededError(
-                window.scope, LimitKind.TOKENS, window.max_tokens, 0, minute_end(plan.at)
+                window.scope,
+                LimitKind.TOKENS,
+                window.max_tokens,
+                0,
+                minute_end(plan.at),
+                oversize=True,
             )
     for reservation in plan.reservations:
         if reservation.cap_micros is not None and reservation.micros > reservation.cap_micros:
             raise LimitExceededError(
-                reservation.scope, LimitKind.SPEND, reservation.cap_micros, 0, plan.month_resets_at
+                reservation.scope,
+                LimitKind.SPEND,
+                reservation.cap_micros,
+                0,
+                plan.month_resets_at,
+                oversize=True,
             )

@@ -262,7 +262,7 @@ class Proxy:
             check_fits(plan)
             return await anyio.to_thread.run_sync(self.store.counters.admit, plan)
         except LimitExceededError as refusal:
-            raise limit_error(principal, refusal, oversize=refusal.used == 0) from refusal
+            raise limit_error(principal, refusal) from refusal
         except StoreUnavailableError as error:
             raise GatewayError(
                 503,
@@ -469,9 +469,7 @@ def go_duration(seconds: float) -> str:
     return f"{int(minutes)}m{rest:.2f}s" if minutes else f"{rest:.2f}s"
 
 
-def limit_error(
-    principal: Principal, refusal: LimitExceededError, *, oversize: bool
-) -> GatewayError:
+def limit_error(principal: Principal, refusal: LimitExceededError) -> GatewayError:
     """The 429 (or 413) for a refused admission, with headers that say when to retry."""
     now = utcnow()
     wait = max(0.0, (refusal.resets_at - now).total_seconds())
@@ -494,7 +492,7 @@ def limit_error(
         if refusal.kind is LimitKind.REQUESTS
         else ("tokens per minute (TPM)")
     )
-    if oversize:
+    if refusal.oversize:
         return GatewayError(
             413,
             f"Request too large for {who} on {unit}: Limit {refusal.limit}. Reduce the prompt "
