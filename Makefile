@@ -23,10 +23,12 @@ SAM_ENV := $(if $(PY313),PYENV_VERSION=$(PY313):$(shell pyenv version-name 2>/de
 
 .PHONY: dev test lint typecheck pytest cfn-lint sam-validate sam-build clean
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt tests/dynalite/package-lock.json
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	# dynalite: a stricter local DynamoDB for the store's conformance tests (needs node/npm).
+	npm ci --prefix tests/dynalite --no-audit --no-fund --loglevel=error
 	touch $(STAMP)
 
 dev: $(STAMP)

@@ -94,3 +94,33 @@ def simulator_url() -> Iterator[str]:
     )
     yield url
     child.stop()
+
+
+DYNALITE = ROOT / "tests" / "dynalite" / "node_modules" / "dynalite" / "cli.js"
+
+
+@pytest.fixture(scope="session")
+def dynalite_endpoint() -> Iterator[str]:
+    """dynalite (in memory) in a child process; `make test` installs it (tests/dynalite)."""
+    if not DYNALITE.exists():
+        pytest.fail("dynalite is not installed: run `npm ci --prefix tests/dynalite` (make does)")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [
+        "node",
+        str(DYNALITE),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        # Tables become ACTIVE at once, as in moto, so no test waits on a waiter's 20 s poll.
+        "--createTableMs",
+        "0",
+        "--deleteTableMs",
+        "0",
+        "--updateTableMs",
+        "0",
+    ]
+    child = spawn(command, url, "/", env=LOCAL_AWS_ENV)
+    yield url
+    child.stop()

@@ -170,7 +170,8 @@ class CounterStore:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ConditionFailedError as error:
-            raise _refusal(plan, 0, error.item) from error
+            old = error.item if error.item is not None else self._current(update)
+            raise _refusal(plan, 0, old) from error
         counts = {
             k: int(v)
             for k, v in from_item(response.get("Attributes", {})).items()
@@ -188,12 +189,21 @@ class CounterStore:
             except ConditionFailedError as error:
                 if plan is None:
                     raise
-                index, old = error.failed_index(), error.failed_item()
+                index = error.failed_index()
+                old = error.failed_item()
+                if old is None:
+                    old = self._current(updates[index])
                 raise _refusal(plan, index, old) from error
             except StoreUnavailableError as error:
                 if not error.conflict or attempt == MAX_CONFLICT_RETRIES:
                     raise
                 self._sleep(random.uniform(0, min(0.2, 0.005 * 2**attempt)))  # noqa: S311
+
+    def _current(self, update: dict[str, Any]) -> dict[str, Any] | None:
+        """The counter a refused update met, read back when DynamoDB did not return it
+        (only on the refusal path, never for an admitted request)."""
+        key = from_item(update["Key"])
+        return self.table.get(key["pk"], key["sk"])
 
     def settle(
         self, admission: Admission, *, tokens: int, micros: int, usage: UsageRecord | None
