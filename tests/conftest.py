@@ -23,12 +23,14 @@ from groq_gateway.devserver.local_aws import (
     spawn,
 )
 from groq_gateway.devserver.template import TemplateModel
+from tests.secret_scan import SCAN
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "template.yaml"
 UPSTREAM_KEY = "gsk_test_upstream_key_0123456789"
 ADMIN_KEY = "test-admin-key-0123456789abcdef"
 STAGED_UPSTREAM_KEY = "gsk_test_staged_key_9876543210"
+SCAN.known |= {UPSTREAM_KEY, ADMIN_KEY, STAGED_UPSTREAM_KEY}
 
 
 @pytest.fixture(scope="session")

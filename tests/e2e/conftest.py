@@ -21,9 +21,12 @@ from groq_gateway.devserver.local_aws import (
     wait_until_up,
 )
 from groq_gateway.store import GatewayStore
+from tests.secret_scan import SCAN
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN_KEY = "e2e-admin-key-0123456789abcdef"
+SCAN.known.add(ADMIN_KEY)
+BANNER_END = "with that key."
 # The simulator streams one chunk per word this far apart, so streaming can be observed.
 CHUNK_INTERVAL_MS = 20
 
@@ -93,3 +96,5 @@ def dev_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevGateway
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait()
+            # Everything after the banner (which shows the admin key on purpose) is log output.
+            SCAN.scan("groq-gateway dev log", log.read_text().partition(BANNER_END)[2])
