@@ -8,7 +8,7 @@ import httpx
 import openai
 import pytest
 
-from groq_gateway.models import utcnow
+from groq_gateway.models import DailyUsage, utcnow
 from tests.e2e.conftest import CHUNK_INTERVAL_MS, DevGateway
 from tests.e2e.test_sdks_through_dev_gateway import MESSAGES, MODEL, create_key
 
@@ -19,6 +19,17 @@ def today() -> str:
 
 def key_id_of(plaintext: str) -> str:
     return plaintext.split("_")[1]
+
+
+def metered_day(gateway: DevGateway, key: str) -> DailyUsage:
+    """The key's one metering item of today, once the gateway has settled the request."""
+    deadline = time.monotonic() + 5
+    while True:
+        days = list(gateway.store().usage.for_key(key_id_of(key), today(), today()))
+        if days or time.monotonic() > deadline:
+            [day] = days
+            return day
+        time.sleep(0.05)
 
 
 def test_chunks_reach_the_client_as_groq_sends_them(dev_gateway: DevGateway) -> None:
@@ -60,12 +71,7 @@ def test_a_stream_cut_mid_way_is_metered_as_estimated_never_free(
         with pytest.raises(httpx.RemoteProtocolError):
             for _ in response.iter_bytes():
                 pass
-    deadline = time.monotonic() + 5
-    days = []
-    while time.monotonic() < deadline and not days:
-        days = list(dev_gateway.store().usage.for_key(key_id_of(key), today(), today()))
-        time.sleep(0.05)
-    [day] = days
+    day = metered_day(dev_gateway, key)
     assert day.estimated_requests == 1
     assert day.cost_micros > 0
     assert day.prompt_tokens > 0
@@ -81,11 +87,6 @@ def test_a_client_that_goes_away_stops_the_upstream_read(dev_gateway: DevGateway
     ) as response:
         for _ in response.iter_raw():
             break  # leave after the first chunk: 200 chunks would take 4 s
-    deadline = time.monotonic() + 5
-    days = []
-    while time.monotonic() < deadline and not days:
-        days = list(dev_gateway.store().usage.for_key(key_id_of(key), today(), today()))
-        time.sleep(0.05)
-    [day] = days
+    day = metered_day(dev_gateway, key)
     assert day.estimated_requests == 1
     assert day.completion_tokens < 200

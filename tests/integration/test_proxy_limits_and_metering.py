@@ -10,12 +10,12 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from groq_gateway.keys import GATEWAY_KEY_PREFIX, mint_key
 from groq_gateway.limits import Scope, month_of
-from groq_gateway.models import GatewayKey, SecretVersion, Team, TeamStatus, utcnow
+from groq_gateway.models import GatewayKey, Team, TeamStatus, utcnow
 from groq_gateway.proxy.app import ALIAS_HEADER
 from groq_gateway.proxy.app import create_app as create_proxy_app
 from tests.integration.conftest import LocalGateway, gateway_settings
+from tests.integration.test_store import new_key_with_plaintext
 
 pytestmark = pytest.mark.anyio
 
@@ -24,25 +24,10 @@ CHAT = {"model": MODEL, "messages": [{"role": "user", "content": "Hello"}], "max
 
 
 def add_key(gateway: LocalGateway, **fields: object) -> tuple[GatewayKey, str]:
-    minted = mint_key(GATEWAY_KEY_PREFIX)
-    now = utcnow()
-    values: dict[str, object] = {
-        "key_id": minted.key_id,
-        "name": "app",
-        "created_at": now,
-        "updated_at": now,
-        "secrets": [
-            SecretVersion(
-                secret_hash=minted.secret_hash,
-                display_prefix=minted.display_prefix,
-                created_at=now,
-            )
-        ],
-    }
-    values.update(fields)
-    key = GatewayKey.model_validate(values)
+    """A key stored directly (the admin API's own tests cover creating keys through it)."""
+    key, plaintext = new_key_with_plaintext(**fields)
     gateway.store.keys.create(key)
-    return key, minted.plaintext
+    return key, plaintext
 
 
 def add_team(gateway: LocalGateway, **fields: object) -> Team:

@@ -13,25 +13,37 @@ from groq_gateway.store import ConditionFailedError, GatewayStore, StoreUnavaila
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
 
-def new_key(name: str = "chatbot-prod", **changes: object) -> GatewayKey:
+def new_key_with_plaintext(**changes: object) -> tuple[GatewayKey, str]:
+    """A key record with one fresh secret, and that secret's plaintext key."""
     minted = mint_key(GATEWAY_KEY_PREFIX)
+    now = datetime.now(UTC)
     fields: dict[str, object] = {
         "key_id": minted.key_id,
+        "name": "app",
+        "created_at": now,
+        "updated_at": now,
+        "secrets": [
+            SecretVersion(
+                secret_hash=minted.secret_hash,
+                display_prefix=minted.display_prefix,
+                created_at=now,
+            )
+        ],
+    }
+    fields.update(changes)
+    return GatewayKey.model_validate(fields), minted.plaintext
+
+
+def new_key(name: str = "chatbot-prod", **changes: object) -> GatewayKey:
+    fields: dict[str, object] = {
         "name": name,
         "allowed_models": ["llama-3.3-70b-versatile"],
         "requests_per_minute": 500,
         "created_at": NOW,
         "updated_at": NOW,
-        "secrets": [
-            SecretVersion(
-                secret_hash=minted.secret_hash,
-                display_prefix=minted.display_prefix,
-                created_at=NOW,
-            )
-        ],
     }
     fields.update(changes)
-    return GatewayKey.model_validate(fields)
+    return new_key_with_plaintext(**fields)[0]
 
 
 @pytest.fixture
