@@ -1,21 +1,17 @@
-"""The scheduled and event-driven functions against moto's server and the simulator."""
+"""The scheduled functions against moto's server and the simulator (the usage poller's
+rollups and budgets: test_usage_poller.py; the notifier: test_notifier.py)."""
 
 from __future__ import annotations
 
 import json
-import threading
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, HTTPServer
-from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 
 from groq_gateway.models import KeyStatus
-from groq_gateway.notifier import handle_sns_event
 from groq_gateway.rotation import handle_rotation_event
 from groq_gateway.settings import Settings
 from groq_gateway.store import GatewayStore
@@ -23,8 +19,6 @@ from groq_gateway.upstream_rotation import NoStagedKeyError, RejectedKeyError
 from groq_gateway.usage_poller import handle_poll_event
 from tests.conftest import STAGED_UPSTREAM_KEY, UPSTREAM_KEY
 from tests.integration.test_store import NOW, new_key
-
-EVENTS = Path(__file__).resolve().parents[2] / "events"
 
 
 def settings_for(local_aws: dict[str, str], **changes: object) -> Settings:
@@ -153,64 +147,3 @@ def test_poller_survives_an_unreachable_upstream(local_aws: dict[str, str]) -> N
     result = handle_poll_event({"job": "poll-usage"}, settings=settings)
     assert result["models"] is None
     assert GatewayStore(settings.table_name).catalog.get() is None
-
-
-# -- notifier -------------------------------------------------------------------------------
-
-
-class Webhook(BaseHTTPRequestHandler):
-    received: list[dict[str, Any]] = []  # noqa: RUF012 - shared with the test by design
-
-    def do_POST(self) -> None:
-        length = int(self.headers["content-length"])
-        Webhook.received.append(json.loads(self.rfile.read(length)))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, format: str, *args: object) -> None:
-        return
-
-
-@pytest.fixture
-def webhook(local_aws: dict[str, str]) -> Iterator[list[dict[str, Any]]]:
-    server = HTTPServer(("127.0.0.1", 0), Webhook)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    Webhook.received = []
-    url = f"http://127.0.0.1:{server.server_port}/hook"
-    boto3.client("secretsmanager").put_secret_value(
-        SecretId=local_aws["AlertWebhookSecret"], SecretString=json.dumps({"url": url})
-    )
-    yield Webhook.received
-    server.shutdown()
-
-
-def sample_event(name: str) -> dict[str, Any]:
-    return dict(json.loads((EVENTS / name).read_text()))
-
-
-def test_alarm_and_budget_events_reach_the_webhook(
-    local_aws: dict[str, str], webhook: list[dict[str, Any]]
-) -> None:
-    settings = settings_for(local_aws)
-    alarm = handle_sns_event(sample_event("notifier-alarm.json"), settings)
-    budget = handle_sns_event(sample_event("notifier-gateway-event.json"), settings)
-    assert alarm["delivered"] == budget["delivered"] == 1
-    alarm_name = json.loads(sample_event("notifier-alarm.json")["Records"][0]["Sns"]["Message"])
-    assert alarm_name["AlarmName"] in webhook[0]["text"]
-    assert "80 %" in webhook[1]["text"]
-    assert "chatbot" in webhook[1]["text"]
-
-
-def test_malformed_alerts_are_dropped_not_retried(
-    local_aws: dict[str, str], webhook: list[dict[str, Any]]
-) -> None:
-    event = sample_event("notifier-alarm.json")
-    event["Records"][0]["Sns"]["Message"] = "{not json"
-    assert handle_sns_event(event, settings_for(local_aws)) == {
-        "delivered": 0,
-        "dropped": 1,
-        "skipped": 0,
-    }
-    assert handle_sns_event({"unexpected": True}, settings_for(local_aws))["dropped"] == 1
-    assert webhook == []

@@ -1,14 +1,113 @@
-"""What the admin API accepts and returns. Unknown fields are refused, never ignored."""
+"""What the admin API accepts and returns. Unknown fields are refused, never ignored.
+
+Requests: money is a decimal number of US dollars (``12.5`` or ``"12.50"``); times are
+ISO 8601 (a time without an offset is UTC); a ``PATCH`` changes only the fields it names, and
+``null`` clears a limit (no limit, or the team's). Responses show money as JSON numbers in
+USD and never hold a key's hash; a key's plaintext appears only in the answer that creates it.
+
+Example::
+
+    body = CreateKeyRequest.model_validate({"name": "chatbot-prod", "requests_per_minute": 500})
+    KeyResponse.of(key).model_dump(mode="json")
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+import ipaddress
+from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+    field_validator,
+)
 
-from groq_gateway.models import GatewayKey, KeyStatus
+from groq_gateway.admin.records import (
+    AdminKey,
+    AdminKeyStatus,
+    AdminRole,
+    AuditAction,
+    AuditEntry,
+    AuditTarget,
+)
+from groq_gateway.models import EndpointGroup, GatewayKey, KeyStatus, Team, TeamStatus
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _normalized_cidr(value: str) -> str:
+    """``10.1.2.0/24`` as given; a bare address becomes its /32 (or /128); host bits are
+    cleared (``10.1.2.3/24`` -> ``10.1.2.0/24``)."""
+    try:
+        return str(ipaddress.ip_network(value.strip(), strict=False))
+    except ValueError:
+        raise ValueError(
+            f"{value!r} is not a CIDR block (e.g. 203.0.113.0/24 or 2001:db8::/32)"
+        ) from None
+
+
+class ErrorDetail(BaseModel):
+    message: str
+    type: str
+    # The request field the error is about, if any.
+    param: str | None
+    code: str | None
+
+
+class ErrorResponse(BaseModel):
+    """Every error, in OpenAI's format, so the SDKs raise their own exceptions."""
+
+    error: ErrorDetail
+
+
+def _unique(values: list[str] | None) -> list[str] | None:
+    """The list without repeats, in the order given."""
+    return None if values is None else list(dict.fromkeys(values))
+
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+Description = Annotated[str, StringConstraints(max_length=1024)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
+TeamId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+ModelId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
+ModelList = Annotated[list[ModelId], AfterValidator(_unique)]
+PerMinuteLimit = Annotated[int, Field(ge=1, le=1_000_000_000)]
+BudgetUsd = Annotated[Decimal, Field(ge=0, max_digits=15, decimal_places=6)]
+UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
+Cidr = Annotated[str, AfterValidator(_normalized_cidr)]
+RotationDays = Annotated[int, Field(ge=1, le=3650)]
+# Money in answers: a JSON number of US dollars (the store counts integer micro-dollars).
+Usd = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
+
+
+class _Patch(BaseModel):
+    """A PATCH body: only the fields it names change."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    def changes(self) -> dict[str, Any]:
+        """The fields the request named, with their values (``None`` clears)."""
+        return {field: getattr(self, field) for field in self.model_fields_set}
+
+
+def _refuse_null(value: object) -> object:
+    """For PATCH fields that cannot be cleared (a name, a status)."""
+    if value is None:
+        raise ValueError("may not be null")
+    return value
+
+
+# ------------------------------------------------------------------------------------------
+# Gateway keys
+# ------------------------------------------------------------------------------------------
 
 
 class CreateKeyRequest(BaseModel):
@@ -17,29 +116,63 @@ class CreateKeyRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=128)
-    allowed_models: list[str] | None = None
-    requests_per_minute: int | None = Field(default=None, ge=1)
-    tokens_per_minute: int | None = Field(default=None, ge=1)
-    team: str | None = Field(default=None, min_length=1, max_length=64)
-    monthly_budget_usd: Decimal | None = Field(default=None, ge=0)
-    expires_at: datetime | None = None
-    description: str = Field(default="", max_length=1024)
+    name: Name
+    team: TeamId | None = None
+    description: Description = ""
+    # None: every model the team allows (every model, without a team). [] allows none.
+    allowed_models: ModelList | None = None
+    requests_per_minute: PerMinuteLimit | None = None
+    tokens_per_minute: PerMinuteLimit | None = None
+    monthly_budget_usd: BudgetUsd | None = None
+    expires_at: UtcDatetime | None = None
+    # None: chat, responses, models and audio; files and batches only when named.
+    allowed_endpoints: list[EndpointGroup] | None = None
+    # None: any source address.
+    allowed_cidrs: list[Cidr] | None = None
+    rotation_period_days: RotationDays | None = None
+
+
+class UpdateKeyRequest(_Patch):
+    """A key's changes; ``status`` pauses (``paused``) or resumes (``active``) it."""
+
+    name: Name | None = None
+    team: TeamId | None = None
+    description: Description | None = None
+    allowed_models: ModelList | None = None
+    requests_per_minute: PerMinuteLimit | None = None
+    tokens_per_minute: PerMinuteLimit | None = None
+    monthly_budget_usd: BudgetUsd | None = None
+    expires_at: UtcDatetime | None = None
+    allowed_endpoints: list[EndpointGroup] | None = None
+    allowed_cidrs: list[Cidr] | None = None
+    rotation_period_days: RotationDays | None = None
+    status: Literal["active", "paused"] | None = None
+    paused_reason: Reason | None = None
+
+    @field_validator("name", "description", "status", mode="before")
+    @classmethod
+    def not_null(cls, value: object) -> object:
+        return _refuse_null(value)
 
 
 class KeyResponse(BaseModel):
     object: Literal["api_key"] = "api_key"
     id: str
     name: str
+    # What lists may show of the key: never enough to use it.
     prefix: str
     team: str | None
     status: KeyStatus
+    paused_reason: str | None
+    description: str
     allowed_models: list[str] | None
     requests_per_minute: int | None
     tokens_per_minute: int | None
-    monthly_budget_usd: Decimal | None
+    monthly_budget_usd: Usd | None
     expires_at: datetime | None
-    description: str
+    allowed_endpoints: list[EndpointGroup] | None
+    allowed_cidrs: list[str] | None
+    rotation_period_days: int | None
     created_at: datetime
     updated_at: datetime
 
@@ -51,12 +184,16 @@ class KeyResponse(BaseModel):
             prefix=key.display_prefix,
             team=key.team_id,
             status=key.status,
+            paused_reason=key.paused_reason,
+            description=key.description,
             allowed_models=key.allowed_models,
             requests_per_minute=key.requests_per_minute,
             tokens_per_minute=key.tokens_per_minute,
             monthly_budget_usd=key.monthly_budget_usd,
             expires_at=key.expires_at,
-            description=key.description,
+            allowed_endpoints=key.allowed_endpoints,
+            allowed_cidrs=key.allowed_cidrs,
+            rotation_period_days=key.rotation_period_days,
             created_at=key.created_at,
             updated_at=key.updated_at,
         )
@@ -66,3 +203,299 @@ class CreatedKeyResponse(KeyResponse):
     """Returned once, at creation: the only time the plaintext key is shown."""
 
     key: str
+
+
+class _List(BaseModel):
+    object: Literal["list"] = "list"
+    has_more: bool
+    # Pass as ``after`` to read the next page; null on the last page.
+    next_cursor: str | None
+
+
+class KeyList(_List):
+    data: list[KeyResponse]
+
+
+# ------------------------------------------------------------------------------------------
+# Teams
+# ------------------------------------------------------------------------------------------
+
+
+class CreateTeamRequest(BaseModel):
+    """A team: the seed's ``TEAM_MODEL_ACCESS`` entry plus limits and a monthly budget."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: TeamId
+    description: Description = ""
+    # None: every model. [] allows none.
+    allowed_models: ModelList | None = None
+    # Requested model id -> the id forwarded, applied before the allowlist check.
+    model_aliases: dict[ModelId, ModelId] = Field(default_factory=dict)
+    requests_per_minute: PerMinuteLimit | None = None
+    tokens_per_minute: PerMinuteLimit | None = None
+    monthly_budget_usd: BudgetUsd | None = None
+
+
+class UpdateTeamRequest(_Patch):
+    """A team's changes; ``status`` pauses (``paused``) or resumes (``active``) every key of
+    the team."""
+
+    description: Description | None = None
+    allowed_models: ModelList | None = None
+    model_aliases: dict[ModelId, ModelId] | None = None
+    requests_per_minute: PerMinuteLimit | None = None
+    tokens_per_minute: PerMinuteLimit | None = None
+    monthly_budget_usd: BudgetUsd | None = None
+    status: Literal["active", "paused"] | None = None
+    paused_reason: Reason | None = None
+
+    @field_validator("description", "model_aliases", "status", mode="before")
+    @classmethod
+    def not_null(cls, value: object) -> object:
+        return _refuse_null(value)
+
+
+class TeamResponse(BaseModel):
+    object: Literal["team"] = "team"
+    id: str
+    description: str
+    status: TeamStatus
+    paused_reason: str | None
+    allowed_models: list[str] | None
+    model_aliases: dict[str, str]
+    requests_per_minute: int | None
+    tokens_per_minute: int | None
+    monthly_budget_usd: Usd | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, team: Team) -> TeamResponse:
+        return cls(
+            id=team.team_id,
+            description=team.description,
+            status=team.status,
+            paused_reason=team.paused_reason,
+            allowed_models=team.allowed_models,
+            model_aliases=team.model_aliases,
+            requests_per_minute=team.requests_per_minute,
+            tokens_per_minute=team.tokens_per_minute,
+            monthly_budget_usd=team.monthly_budget_usd,
+            created_at=team.created_at,
+            updated_at=team.updated_at,
+        )
+
+
+class TeamList(_List):
+    data: list[TeamResponse]
+
+
+class DeletedTeamResponse(BaseModel):
+    object: Literal["team.deleted"] = "team.deleted"
+    id: str
+    deleted: Literal[True] = True
+
+
+# ------------------------------------------------------------------------------------------
+# Admin keys
+# ------------------------------------------------------------------------------------------
+
+
+class CreateAdminKeyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+    # read_only: GET requests only; full: every admin route.
+    role: AdminRole
+    description: Description = ""
+
+
+class AdminKeyResponse(BaseModel):
+    object: Literal["admin_key"] = "admin_key"
+    id: str
+    name: str
+    prefix: str
+    role: AdminRole
+    status: AdminKeyStatus
+    description: str
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, key: AdminKey) -> AdminKeyResponse:
+        return cls(
+            id=key.key_id,
+            name=key.name,
+            prefix=key.display_prefix,
+            role=key.role,
+            status=key.status,
+            description=key.description,
+            created_by=key.created_by,
+            created_at=key.created_at,
+            updated_at=key.updated_at,
+        )
+
+
+class CreatedAdminKeyResponse(AdminKeyResponse):
+    """Returned once, at creation: the only time the plaintext admin key is shown."""
+
+    key: str
+
+
+class AdminKeyList(_List):
+    data: list[AdminKeyResponse]
+
+
+# ------------------------------------------------------------------------------------------
+# Audit log
+# ------------------------------------------------------------------------------------------
+
+
+class AuditEntryResponse(BaseModel):
+    object: Literal["audit_log.entry"] = "audit_log.entry"
+    id: str
+    at: datetime
+    # The admin key's id ("bootstrap" for the bootstrap admin key) and name.
+    actor_id: str
+    actor_name: str
+    action: AuditAction
+    target_type: AuditTarget
+    target_id: str
+    # The record as the admin API showed it before and after the change (null when it did
+    # not exist): never a plaintext key, never a hash.
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    source_ip: str | None
+
+    @classmethod
+    def of(cls, entry: AuditEntry) -> AuditEntryResponse:
+        return cls(
+            id=entry.entry_id,
+            at=entry.at,
+            actor_id=entry.actor_id,
+            actor_name=entry.actor_name,
+            action=entry.action,
+            target_type=entry.target_type,
+            target_id=entry.target_id,
+            before=entry.before,
+            after=entry.after,
+            source_ip=entry.source_ip,
+        )
+
+
+class AuditLogPage(_List):
+    data: list[AuditEntryResponse]
+
+
+# ------------------------------------------------------------------------------------------
+# Usage
+# ------------------------------------------------------------------------------------------
+
+
+class UsageTotals(BaseModel):
+    requests: int
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+    audio_seconds: float
+    # At the gateway's prices when the requests were made.
+    cost_usd: Usd
+    # Requests metered from an estimate (e.g. a stream cut off before its usage arrived).
+    estimated_requests: int
+    # Requests for a model without a known price (counted in tokens, at no cost).
+    unpriced_requests: int
+
+
+class BudgetStatus(BaseModel):
+    """A monthly cap: what is committed against it and when it resets."""
+
+    monthly_budget_usd: Usd
+    # Settled spend plus what requests in flight reserved: what the cap is checked against.
+    committed_usd: Usd
+    remaining_usd: Usd
+    resets_at: datetime
+
+
+class KeyUsageSummary(BaseModel):
+    """``today`` counts the UTC day; ``month_to_date`` the UTC days since the billing month
+    began."""
+
+    key_id: str
+    key_name: str
+    team: str | None
+    status: KeyStatus
+    # The seed's three figures: today's (UTC) requests, tokens and cost.
+    requests_today: int
+    tokens_today: int
+    estimated_cost_usd: Usd
+    today: UsageTotals
+    month_to_date: UsageTotals
+    # null when the key has no monthly budget of its own.
+    budget: BudgetStatus | None
+
+
+class TeamUsageSummary(BaseModel):
+    team: str
+    requests_today: int
+    tokens_today: int
+    estimated_cost_usd: Usd
+    today: UsageTotals
+    month_to_date: UsageTotals
+    budget: BudgetStatus | None
+
+
+class OrganizationUsageSummary(BaseModel):
+    requests_today: int
+    tokens_today: int
+    estimated_cost_usd: Usd
+    today: UsageTotals
+    month_to_date: UsageTotals
+    # The organisation's monthly cap (OrgMonthlyCapUSD); null when none is set.
+    budget: BudgetStatus | None
+
+
+class UsageSummary(BaseModel):
+    """Today and month to date, per key, per team and for the organisation."""
+
+    object: Literal["usage.summary"] = "usage.summary"
+    # Today (UTC): what the *_today figures count.
+    date: date
+    # The billing month (YYYY-MM, in the billing timezone) that budgets count.
+    month: str
+    # When monthly budgets reset: 00:00 on the 1st of the next month, billing timezone.
+    resets_at: datetime
+    usage_by_key: list[KeyUsageSummary]
+    usage_by_team: list[TeamUsageSummary]
+    organization: OrganizationUsageSummary
+
+
+GroupBy = Literal["key", "team", "model"]
+
+
+class UsageResult(UsageTotals):
+    """Usage of one group in one bucket; a field not grouped by is null."""
+
+    object: Literal["usage.result"] = "usage.result"
+    key_id: str | None
+    key_name: str | None
+    team: str | None
+    model: str | None
+
+
+class UsageBucket(BaseModel):
+    object: Literal["bucket"] = "bucket"
+    # First and last UTC day of the bucket within the requested range.
+    start: date
+    end: date
+    results: list[UsageResult]
+
+
+class UsageHistory(BaseModel):
+    object: Literal["usage.history"] = "usage.history"
+    start: date
+    end: date
+    bucket: Literal["day", "month"]
+    group_by: list[GroupBy]
+    data: list[UsageBucket]

@@ -22,6 +22,7 @@ from decimal import Decimal
 
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
+from groq_gateway.metric_names import Dimension, MetricName
 from groq_gateway.observability import NAMESPACE, SERVICE, logger
 
 
@@ -74,41 +75,53 @@ class RequestTelemetry:
     def _metrics(self) -> None:
         cost_usd = float(Decimal(self.cost_micros) / 1_000_000)
         overall = EphemeralMetrics(namespace=NAMESPACE, service=SERVICE)
-        overall.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
-        overall.add_metric(name="PromptTokens", unit=MetricUnit.Count, value=self.prompt_tokens)
+        overall.add_metric(name=MetricName.REQUESTS, unit=MetricUnit.Count, value=1)
         overall.add_metric(
-            name="CompletionTokens", unit=MetricUnit.Count, value=self.completion_tokens
+            name=MetricName.PROMPT_TOKENS, unit=MetricUnit.Count, value=self.prompt_tokens
         )
-        overall.add_metric(name="CostUSD", unit=MetricUnit.NoUnit, value=cost_usd)
         overall.add_metric(
-            name="Gateway5xx", unit=MetricUnit.Count, value=int(self._gateway_failed)
+            name=MetricName.COMPLETION_TOKENS, unit=MetricUnit.Count, value=self.completion_tokens
         )
-        overall.add_metric(name="Upstream429", unit=MetricUnit.Count, value=self.upstream_429)
-        overall.add_metric(name="Upstream5xx", unit=MetricUnit.Count, value=self.upstream_5xx)
+        overall.add_metric(name=MetricName.COST_USD, unit=MetricUnit.NoUnit, value=cost_usd)
+        overall.add_metric(
+            name=MetricName.GATEWAY_5XX, unit=MetricUnit.Count, value=int(self._gateway_failed)
+        )
+        overall.add_metric(
+            name=MetricName.UPSTREAM_429, unit=MetricUnit.Count, value=self.upstream_429
+        )
+        overall.add_metric(
+            name=MetricName.UPSTREAM_5XX, unit=MetricUnit.Count, value=self.upstream_5xx
+        )
         if self.upstream_ms is not None and self.overhead_ms is not None:
             overall.add_metric(
-                name="UpstreamLatencyMs", unit=MetricUnit.Milliseconds, value=self.upstream_ms
+                name=MetricName.UPSTREAM_LATENCY_MS,
+                unit=MetricUnit.Milliseconds,
+                value=self.upstream_ms,
             )
             overall.add_metric(
-                name="GatewayOverheadMs", unit=MetricUnit.Milliseconds, value=self.overhead_ms
+                name=MetricName.GATEWAY_OVERHEAD_MS,
+                unit=MetricUnit.Milliseconds,
+                value=self.overhead_ms,
             )
         overall.flush_metrics()
         if self.model and self.upstream_ms is not None:
             by_model = EphemeralMetrics(namespace=NAMESPACE, service=SERVICE)
-            by_model.add_dimension(name="model", value=self.model)
-            by_model.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
+            by_model.add_dimension(name=Dimension.MODEL, value=self.model)
+            by_model.add_metric(name=MetricName.REQUESTS, unit=MetricUnit.Count, value=1)
             by_model.add_metric(
-                name="PromptTokens", unit=MetricUnit.Count, value=self.prompt_tokens
+                name=MetricName.PROMPT_TOKENS, unit=MetricUnit.Count, value=self.prompt_tokens
             )
             by_model.add_metric(
-                name="CompletionTokens", unit=MetricUnit.Count, value=self.completion_tokens
+                name=MetricName.COMPLETION_TOKENS,
+                unit=MetricUnit.Count,
+                value=self.completion_tokens,
             )
-            by_model.add_metric(name="CostUSD", unit=MetricUnit.NoUnit, value=cost_usd)
+            by_model.add_metric(name=MetricName.COST_USD, unit=MetricUnit.NoUnit, value=cost_usd)
             by_model.flush_metrics()
         if self.rejection:
             by_reason = EphemeralMetrics(namespace=NAMESPACE, service=SERVICE)
-            by_reason.add_dimension(name="reason", value=self.rejection)
-            by_reason.add_metric(name="Rejections", unit=MetricUnit.Count, value=1)
+            by_reason.add_dimension(name=Dimension.REASON, value=self.rejection)
+            by_reason.add_metric(name=MetricName.REJECTIONS, unit=MetricUnit.Count, value=1)
             by_reason.flush_metrics()
 
     @property

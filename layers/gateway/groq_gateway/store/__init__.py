@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from groq_gateway.store.admin_keys import AdminKeyStore
+from groq_gateway.store.audit import AuditStore
 from groq_gateway.store.catalog import CatalogStore
 from groq_gateway.store.counters import CounterStore
 from groq_gateway.store.keys import KeyStore
@@ -34,6 +36,8 @@ class GatewayStore:
         self.catalog = CatalogStore(self.table)
         self.counters = CounterStore(self.table)
         self.usage = UsageStore(self.table)
+        self.audit = AuditStore(self.table)
+        self.admin_keys = AdminKeyStore(self.table)
 
 
 __all__ = ["ConditionFailedError", "GatewayStore", "StoreUnavailableError"]

@@ -1,17 +1,44 @@
-"""Gateway key records: ``pk = KEY#<key id>``, ``sk = KEY``; listed through ``gsi1 = KEYS``."""
+"""Gateway key records: ``pk = KEY#<key id>``, ``sk = KEY``; listed through ``gsi1 = KEYS``.
+
+The admin API writes keys through transaction items (:meth:`KeyStore.put_new`,
+:meth:`KeyStore.update`) that it commits together with their audit entry; the rotation
+function changes a key's status with :meth:`KeyStore.set_status`.
+
+Example::
+
+    store.audit.commit(entry, [store.keys.put_new(key)])
+    page = store.keys.list_page(team_id="chatbot", status=KeyStatus.ACTIVE, limit=20)
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
 from groq_gateway.models import GatewayKey, KeyStatus
+from groq_gateway.store.paging import InvalidCursorError, Page, decode_cursor, first_page
 from groq_gateway.store.table import Table, to_item
+from groq_gateway.store.updates import versioned_update
+
+_LISTING_SORT_KEY = re.compile(r"^\S+#(?P<key_id>[a-z0-9]{16})$")
 
 
 def key_pk(key_id: str) -> str:
     return f"KEY#{key_id}"
+
+
+def _key_item(key: GatewayKey) -> dict[str, Any]:
+    record = key.model_dump(mode="json")
+    return {
+        "pk": key_pk(key.key_id),
+        "sk": "KEY",
+        "gsi1pk": "KEYS",
+        "gsi1sk": f"{record['created_at']}#{key.key_id}",
+        "record_type": "key",
+        **record,
+    }
 
 
 class KeyStore:
@@ -20,17 +47,35 @@ class KeyStore:
 
     def create(self, key: GatewayKey) -> None:
         """Store a new key; :class:`ConditionFailedError` if the id is taken."""
-        record = key.model_dump(mode="json")
-        item = {
-            "pk": key_pk(key.key_id),
-            "sk": "KEY",
-            "gsi1pk": "KEYS",
-            "gsi1sk": f"{record['created_at']}#{key.key_id}",
-            "record_type": "key",
-            **record,
-        }
         self.table.call(
-            "put_item", Item=to_item(item), ConditionExpression="attribute_not_exists(pk)"
+            "put_item",
+            Item=to_item(_key_item(key)),
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+
+    def put_new(self, key: GatewayKey) -> dict[str, Any]:
+        """The ``Put`` of a transaction that stores a new key (refused if the id is taken)."""
+        return {
+            "Put": {
+                "TableName": self.table.name,
+                "Item": to_item(_key_item(key)),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+
+    def update(self, before: GatewayKey, after: GatewayKey) -> dict[str, Any]:
+        """The ``Update`` of a transaction that writes the fields in which ``after`` differs
+        from ``before``, if nobody changed the key since ``before`` was read.
+
+        ``after`` must carry ``before.version + 1``.
+        """
+        if after.key_id != before.key_id:
+            raise ValueError("an update keeps the key id")
+        return versioned_update(
+            self.table,
+            {"pk": key_pk(before.key_id), "sk": "KEY"},
+            before.model_dump(mode="json"),
+            after.model_dump(mode="json"),
         )
 
     def get(self, key_id: str) -> GatewayKey | None:
@@ -48,6 +93,48 @@ class KeyStore:
         )
         for item in items:
             yield GatewayKey.model_validate(item)
+
+    def list_page(
+        self,
+        *,
+        team_id: str | None = None,
+        status: KeyStatus | None = None,
+        limit: int = 20,
+        cursor: str | None = None,
+    ) -> Page[GatewayKey]:
+        """Keys, newest first, optionally only a team's or only those in one status.
+
+        Raises :class:`InvalidCursorError` for a cursor this list did not hand out.
+        """
+        values: dict[str, Any] = {":listing": "KEYS"}
+        names: dict[str, str] = {}
+        filters = []
+        if team_id is not None:
+            filters.append("team_id = :team")
+            values[":team"] = team_id
+        if status is not None:
+            filters.append("#status = :status")
+            names["#status"] = "status"
+            values[":status"] = status.value
+        query: dict[str, Any] = {
+            "IndexName": "gsi1",
+            "KeyConditionExpression": "gsi1pk = :listing",
+            "ExpressionAttributeValues": to_item(values),
+            "ScanIndexForward": False,
+        }
+        if filters:
+            query["FilterExpression"] = " AND ".join(filters)
+        if names:
+            query["ExpressionAttributeNames"] = names
+        if cursor:
+            after = decode_cursor(cursor)
+            match = _LISTING_SORT_KEY.fullmatch(after)
+            if match is None:
+                raise InvalidCursorError("not a key cursor")
+            start = {"pk": key_pk(match["key_id"]), "sk": "KEY", "gsi1pk": "KEYS"}
+            query["ExclusiveStartKey"] = to_item(start | {"gsi1sk": after})
+        page = first_page(self.table, [query], limit=limit, cursor_of=lambda item: item["gsi1sk"])
+        return page.map(GatewayKey.model_validate)
 
     def set_status(self, key: GatewayKey, status: KeyStatus, now: datetime) -> GatewayKey:
         """Change a key's status if nobody changed the key since ``key`` was read."""

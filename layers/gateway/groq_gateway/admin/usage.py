@@ -1,0 +1,333 @@
+"""Usage reports from the proxy's metering: today and month to date, and history in buckets.
+
+The proxy writes one metering item per key, model and UTC day
+(:mod:`groq_gateway.store.usage`) and keeps month-to-date spend counters for every scope with
+a cap (:mod:`groq_gateway.store.counters`). The summary reads each key's items for the month
+(one query per key, run concurrently) and the counters of the scopes that have a cap; the
+history reads one key's items, one team's (one index query) or every key's.
+
+Budgets follow the billing month exactly (its timezone, ``BILLING_TIMEZONE``); usage figures
+count whole UTC days, as metering keeps them, so "month to date" starts with the UTC day in
+which the billing month began.
+
+Example::
+
+    reports = UsageReports(store, org_cap_usd=Decimal(1000), billing_tz=ZoneInfo("Europe/Berlin"))
+    summary = reports.summary()
+    history = reports.history(start=date(2026, 11, 1), end=date(2026, 11, 26),
+                              bucket="day", group_by=["model"])
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from decimal import Decimal
+from typing import Literal
+
+from groq_gateway.admin.schemas import (
+    BudgetStatus,
+    GroupBy,
+    KeyUsageSummary,
+    OrganizationUsageSummary,
+    TeamUsageSummary,
+    UsageBucket,
+    UsageHistory,
+    UsageResult,
+    UsageSummary,
+    UsageTotals,
+)
+from groq_gateway.errors import GatewayError
+from groq_gateway.limits import Scope, month_end, month_of
+from groq_gateway.models import MICRO_USD_PER_USD, DailyUsage, KeyStatus, usd_to_micros, utcnow
+from groq_gateway.store import GatewayStore
+from groq_gateway.store.counters import MonthSpend
+from groq_gateway.store.usage import RETENTION_DAYS
+
+# Concurrent store reads for reports over many keys.
+MAX_CONCURRENT_READS = 16
+
+Bucket = Literal["day", "month"]
+
+
+def micros_to_usd(micros: int) -> Decimal:
+    return Decimal(micros) / MICRO_USD_PER_USD
+
+
+@dataclass
+class Tally:
+    """Sums of metering items."""
+
+    requests: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    audio_seconds: Decimal = field(default_factory=Decimal)
+    cost_micros: int = 0
+    estimated_requests: int = 0
+    unpriced_requests: int = 0
+
+    @classmethod
+    def of(cls, items: Iterable[DailyUsage]) -> Tally:
+        tally = cls()
+        for item in items:
+            tally.add(item)
+        return tally
+
+    def add(self, item: DailyUsage) -> None:
+        self.requests += item.requests
+        self.prompt_tokens += item.prompt_tokens
+        self.completion_tokens += item.completion_tokens
+        self.audio_seconds += item.audio_seconds
+        self.cost_micros += item.cost_micros
+        self.estimated_requests += item.estimated_requests
+        self.unpriced_requests += item.unpriced_requests
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def totals(self) -> UsageTotals:
+        return UsageTotals(
+            requests=self.requests,
+            prompt_tokens=self.prompt_tokens,
+            completion_tokens=self.completion_tokens,
+            total_tokens=self.total_tokens,
+            audio_seconds=float(self.audio_seconds),
+            cost_usd=micros_to_usd(self.cost_micros),
+            estimated_requests=self.estimated_requests,
+            unpriced_requests=self.unpriced_requests,
+        )
+
+    def result(
+        self, key_id: str | None, key_name: str | None, team: str | None, model: str | None
+    ) -> UsageResult:
+        return UsageResult(
+            **self.totals().model_dump(), key_id=key_id, key_name=key_name, team=team, model=model
+        )
+
+
+def budget_status(cap_usd: Decimal, spend: MonthSpend, resets_at: datetime) -> BudgetStatus:
+    cap_micros = usd_to_micros(cap_usd)
+    return BudgetStatus(
+        monthly_budget_usd=cap_usd,
+        committed_usd=micros_to_usd(spend.committed_micros),
+        remaining_usd=micros_to_usd(max(0, cap_micros - spend.committed_micros)),
+        resets_at=resets_at,
+    )
+
+
+def bucket_ranges(start: date, end: date, bucket: Bucket) -> list[tuple[date, date]]:
+    """The buckets covering ``start`` to ``end`` (inclusive); month buckets are clipped to
+    the range."""
+    ranges = []
+    first = start
+    while first <= end:
+        if bucket == "day":
+            last = first
+        else:
+            next_month = (first.replace(day=1) + timedelta(days=32)).replace(day=1)
+            last = min(end, next_month - timedelta(days=1))
+        ranges.append((first, last))
+        first = last + timedelta(days=1)
+    return ranges
+
+
+GroupKey = tuple[str | None, str | None, str | None]  # key id, team, model
+
+
+def group_key(item: DailyUsage, group_by: Sequence[GroupBy]) -> GroupKey:
+    return (
+        item.key_id if "key" in group_by else None,
+        item.team_id if "team" in group_by else None,
+        item.model if "model" in group_by else None,
+    )
+
+
+class UsageReports:
+    def __init__(
+        self,
+        store: GatewayStore,
+        *,
+        org_cap_usd: Decimal,
+        billing_tz: tzinfo = UTC,
+        now: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.store = store
+        self.org_cap_usd = org_cap_usd if org_cap_usd > 0 else None
+        self.billing_tz = billing_tz
+        self._now = now
+
+    def summary(self) -> UsageSummary:
+        """Every key, team and the organisation: today, month to date, caps and reset."""
+        now = self._now()
+        today = now.astimezone(UTC).date()
+        month, resets_at = month_of(now, self.billing_tz), month_end(now, self.billing_tz)
+        month_began = now.astimezone(self.billing_tz).replace(
+            day=1, hour=0, minute=0, second=0, microsecond=0
+        )
+        today_text = today.isoformat()
+        first_text = month_began.astimezone(UTC).date().isoformat()
+        keys = list(self.store.keys.list_all())
+        teams = {team.team_id: team for team in self.store.teams.list_all()}
+
+        def month_items(key_id: str) -> list[DailyUsage]:
+            return list(self.store.usage.for_key(key_id, first_text, today_text))
+
+        def spend(scope: Scope, scope_id: str) -> MonthSpend:
+            return self.store.counters.month_spend(scope, scope_id, month)
+
+        with ThreadPoolExecutor(MAX_CONCURRENT_READS) as pool:
+            items_of = {k.key_id: pool.submit(month_items, k.key_id) for k in keys}
+            key_spend = {
+                k.key_id: pool.submit(spend, Scope.KEY, k.key_id)
+                for k in keys
+                if k.monthly_budget_usd is not None
+            }
+            team_spend = {
+                team_id: pool.submit(spend, Scope.TEAM, team_id)
+                for team_id, team in teams.items()
+                if team.monthly_budget_usd is not None
+            }
+            org_spend = pool.submit(spend, Scope.ORG, "org") if self.org_cap_usd else None
+
+        def budget(cap: Decimal | None, future: Future[MonthSpend] | None) -> BudgetStatus | None:
+            if cap is None or future is None:
+                return None
+            return budget_status(cap, future.result(), resets_at)
+
+        every_item: list[DailyUsage] = []
+        by_team: dict[str, list[DailyUsage]] = defaultdict(list)
+        key_rows = []
+        for key in keys:
+            items = items_of[key.key_id].result()
+            every_item += items
+            for item in items:
+                if item.team_id is not None:
+                    by_team[item.team_id].append(item)
+            if key.status is KeyStatus.REVOKED and not items:
+                continue
+            today_tally = Tally.of(i for i in items if i.day == today_text)
+            key_rows.append(
+                KeyUsageSummary(
+                    key_id=key.key_id,
+                    key_name=key.name,
+                    team=key.team_id,
+                    status=key.status,
+                    requests_today=today_tally.requests,
+                    tokens_today=today_tally.total_tokens,
+                    estimated_cost_usd=micros_to_usd(today_tally.cost_micros),
+                    today=today_tally.totals(),
+                    month_to_date=Tally.of(items).totals(),
+                    budget=budget(key.monthly_budget_usd, key_spend.get(key.key_id)),
+                )
+            )
+        team_rows = []
+        for team_id in sorted(set(teams) | set(by_team)):
+            items = by_team.get(team_id, [])
+            today_tally = Tally.of(i for i in items if i.day == today_text)
+            team = teams.get(team_id)
+            team_rows.append(
+                TeamUsageSummary(
+                    team=team_id,
+                    requests_today=today_tally.requests,
+                    tokens_today=today_tally.total_tokens,
+                    estimated_cost_usd=micros_to_usd(today_tally.cost_micros),
+                    today=today_tally.totals(),
+                    month_to_date=Tally.of(items).totals(),
+                    budget=budget(
+                        None if team is None else team.monthly_budget_usd, team_spend.get(team_id)
+                    ),
+                )
+            )
+        org_today = Tally.of(i for i in every_item if i.day == today_text)
+        return UsageSummary(
+            date=today,
+            month=month,
+            resets_at=resets_at,
+            usage_by_key=sorted(key_rows, key=lambda row: (row.key_name, row.key_id)),
+            usage_by_team=team_rows,
+            organization=OrganizationUsageSummary(
+                requests_today=org_today.requests,
+                tokens_today=org_today.total_tokens,
+                estimated_cost_usd=micros_to_usd(org_today.cost_micros),
+                today=org_today.totals(),
+                month_to_date=Tally.of(every_item).totals(),
+                budget=budget(self.org_cap_usd, org_spend),
+            ),
+        )
+
+    def history(
+        self,
+        *,
+        start: date,
+        end: date,
+        bucket: Bucket,
+        group_by: Sequence[GroupBy],
+        key_id: str | None = None,
+        team: str | None = None,
+        model: str | None = None,
+    ) -> UsageHistory:
+        """Usage from ``start`` to ``end`` (UTC days, inclusive) in day or month buckets,
+        grouped by any of key, team and model; filtered by key, team or model."""
+        if start > end:
+            raise GatewayError(
+                400, "start must not be after end.", code="invalid_value", param="start"
+            )
+        if (end - start).days >= RETENTION_DAYS:
+            raise GatewayError(
+                400,
+                f"The range may span at most {RETENTION_DAYS} days (how long daily usage is kept).",
+                code="invalid_value",
+                param="start",
+            )
+        first, last = start.isoformat(), end.isoformat()
+        names: dict[str, str] = {}
+        if key_id is not None:
+            key = self.store.keys.get(key_id)
+            if key is None:
+                raise GatewayError(404, f"No API key with id '{key_id}'.", code="not_found")
+            names[key.key_id] = key.name
+            items = list(self.store.usage.for_key(key_id, first, last))
+        elif team is not None:
+            items = list(self.store.usage.for_team(team, first, last))
+            if "key" in group_by:
+                names = {k.key_id: k.name for k in self.store.keys.list_all()}
+        else:
+            keys = list(self.store.keys.list_all())
+            names = {k.key_id: k.name for k in keys}
+            with ThreadPoolExecutor(MAX_CONCURRENT_READS) as pool:
+                pages = pool.map(
+                    lambda k: list(self.store.usage.for_key(k.key_id, first, last)), keys
+                )
+                items = [item for page in pages for item in page]
+        if team is not None:
+            items = [i for i in items if i.team_id == team]
+        if model is not None:
+            items = [i for i in items if i.model == model]
+
+        ranges = bucket_ranges(start, end, bucket)
+        groups: dict[str, dict[GroupKey, Tally]] = {low.isoformat(): {} for low, _ in ranges}
+        for item in items:
+            # The bucket's first day: the item's own day, or its month's first within range.
+            first_day = item.day if bucket == "day" else max(first, f"{item.day[:7]}-01")
+            group = groups[first_day].setdefault(group_key(item, group_by), Tally())
+            group.add(item)
+        data = []
+        for bucket_start, bucket_end in ranges:
+            tallies = groups[bucket_start.isoformat()]
+            results = [
+                tally.result(
+                    group_id,
+                    None if group_id is None else names.get(group_id),
+                    group_team,
+                    group_model,
+                )
+                for (group_id, group_team, group_model), tally in sorted(
+                    tallies.items(), key=lambda pair: tuple(part or "" for part in pair[0])
+                )
+            ]
+            data.append(UsageBucket(start=bucket_start, end=bucket_end, results=results))
+        return UsageHistory(start=start, end=end, bucket=bucket, group_by=list(group_by), data=data)

@@ -1,0 +1,223 @@
+"""Notification markers and the outbox: how each gateway event is published exactly once.
+
+* Budget threshold markers, one per scope, threshold and billing month:
+  ``pk = NOTICES#<YYYY-MM>``, ``sk = budget#<scope>#<id>#<threshold>``; ``ttl`` two months
+  after the billing month ends. One query reads a month's markers.
+* Model retirement markers, one per model: ``pk = NOTICES#MODELS``, ``sk = retired#<model>``.
+* The outbox: ``pk = OUTBOX``, ``sk = <created_at>#<event id>``, holding the event's JSON until
+  it is published; ``ttl`` 14 days (an event SNS refused for two weeks is dropped).
+
+A marker is written in the same transaction as the outbox entry of its event, and a pause or
+resume writes its outbox entry in the same transaction as the key's or team's change and its
+audit entry. So an event is never lost and never announced twice, whatever fails: a failed
+publish leaves the entry in the outbox for the next run, and the marker (written already)
+only stops the event from being *created* again. Publishing claims an entry first (a lease),
+so two overlapping runs do not both publish it.
+
+Example::
+
+    store.audit.commit(entry, [store.keys.update(key, paused), notices.outbox_put(event, now)])
+    for pending in notices.pending():
+        if notices.claim(pending, now):
+            publish(pending.event_json)
+            notices.delete(pending)
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from groq_gateway.alert_events import GatewayEvent
+from groq_gateway.limits import Scope
+from groq_gateway.store.table import ConditionFailedError, Table, to_item
+
+OUTBOX_PK = "OUTBOX"
+OUTBOX_RETENTION = timedelta(days=14)
+MODELS_PK = "NOTICES#MODELS"
+# How long after its billing month a threshold marker is kept (it is only read during it).
+MARKER_RETENTION = timedelta(days=62)
+
+
+def budget_notices_pk(month: str) -> str:
+    return f"NOTICES#{month}"
+
+
+def _timestamp(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    sk: str
+    kind: str
+    event_json: str
+    subject: str
+    email_text: str
+
+
+class NoticeStore:
+    def __init__(self, table: Table) -> None:
+        self.table = table
+
+    # -- budget thresholds ------------------------------------------------------------------
+
+    def notified_thresholds(self, month: str) -> dict[tuple[Scope, str], frozenset[int]]:
+        """The thresholds already notified in billing month ``month``, per scope."""
+        found: dict[tuple[Scope, str], set[int]] = defaultdict(set)
+        items: Iterator[dict[str, Any]] = self.table.query_pages(
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :budget)",
+            ExpressionAttributeValues=to_item(
+                {":pk": budget_notices_pk(month), ":budget": "budget#"}
+            ),
+            ConsistentRead=True,
+        )
+        for item in items:
+            found[(Scope(item["scope"]), str(item["scope_id"]))].add(int(item["threshold"]))
+        return {scope: frozenset(thresholds) for scope, thresholds in found.items()}
+
+    def threshold_marker(
+        self,
+        month: str,
+        scope: Scope,
+        scope_id: str,
+        threshold: int,
+        *,
+        at: datetime,
+        month_ends_at: datetime,
+    ) -> dict[str, Any]:
+        """The ``Put`` of a transaction that records a notified threshold (refused if it is
+        recorded already)."""
+        item = {
+            "pk": budget_notices_pk(month),
+            "sk": f"budget#{scope.value}#{scope_id}#{threshold:03d}",
+            "record_type": "budget_notice",
+            "scope": scope.value,
+            "scope_id": scope_id,
+            "threshold": threshold,
+            "notified_at": _timestamp(at),
+            "ttl": int((month_ends_at + MARKER_RETENTION).timestamp()),
+        }
+        return {
+            "Put": {
+                "TableName": self.table.name,
+                "Item": to_item(item),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+
+    # -- retired models ---------------------------------------------------------------------
+
+    def retired_models_notified(self) -> frozenset[str]:
+        items: Iterator[dict[str, Any]] = self.table.query_pages(
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues=to_item({":pk": MODELS_PK}),
+            ConsistentRead=True,
+        )
+        return frozenset(str(item["model"]) for item in items)
+
+    def retired_marker(self, model: str, at: datetime) -> dict[str, Any]:
+        """The ``Put`` of a transaction that records a model's retirement as notified."""
+        item = {
+            "pk": MODELS_PK,
+            "sk": f"retired#{model}",
+            "record_type": "model_retired_notice",
+            "model": model,
+            "notified_at": _timestamp(at),
+        }
+        return {
+            "Put": {
+                "TableName": self.table.name,
+                "Item": to_item(item),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+
+    # -- outbox -----------------------------------------------------------------------------
+
+    def outbox_put(
+        self, event: GatewayEvent, *, subject: str, email_text: str, at: datetime
+    ) -> dict[str, Any]:
+        """The ``Put`` of a transaction that queues ``event`` for publishing."""
+        item = {
+            "pk": OUTBOX_PK,
+            "sk": f"{_timestamp(at)}#{uuid.uuid4().hex}",
+            "record_type": "outbox",
+            "kind": event.kind,
+            "event": event.model_dump_json(),
+            "subject": subject,
+            "email_text": email_text,
+            "ttl": int((at + OUTBOX_RETENTION).timestamp()),
+        }
+        return {
+            "Put": {
+                "TableName": self.table.name,
+                "Item": to_item(item),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+
+    def commit(self, writes: list[dict[str, Any]]) -> None:
+        """Write transaction items (markers and outbox entries) together, or none of them.
+
+        Raises :class:`ConditionFailedError` when a marker is already there.
+        """
+        self.table.call("transact_write_items", TransactItems=writes)
+
+    def pending(self) -> list[OutboxEntry]:
+        """The outbox, oldest first."""
+        items: Iterator[dict[str, Any]] = self.table.query_pages(
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues=to_item({":pk": OUTBOX_PK}),
+            ConsistentRead=True,
+        )
+        return [
+            OutboxEntry(
+                sk=str(item["sk"]),
+                kind=str(item["kind"]),
+                event_json=str(item["event"]),
+                subject=str(item["subject"]),
+                email_text=str(item["email_text"]),
+            )
+            for item in items
+        ]
+
+    def claim(self, entry: OutboxEntry, now: datetime, lease: timedelta) -> bool:
+        """Take ``entry`` for publishing until ``now + lease``; ``False`` if another run holds
+        it (or published it already)."""
+        try:
+            self.table.call(
+                "update_item",
+                Key=to_item({"pk": OUTBOX_PK, "sk": entry.sk}),
+                UpdateExpression="SET claimed_until = :until",
+                ConditionExpression=(
+                    "attribute_exists(pk) AND "
+                    "(attribute_not_exists(claimed_until) OR claimed_until < :now)"
+                ),
+                ExpressionAttributeValues=to_item(
+                    {":until": int((now + lease).timestamp()), ":now": int(now.timestamp())}
+                ),
+            )
+        except ConditionFailedError:
+            return False
+        return True
+
+    def release(self, entry: OutboxEntry) -> None:
+        """Give a claimed entry back (publishing failed), so the next run retries it at once."""
+        try:
+            self.table.call(
+                "update_item",
+                Key=to_item({"pk": OUTBOX_PK, "sk": entry.sk}),
+                UpdateExpression="REMOVE claimed_until",
+                ConditionExpression="attribute_exists(pk)",
+            )
+        except ConditionFailedError:
+            return  # gone meanwhile: nothing to give back
+
+    def delete(self, entry: OutboxEntry) -> None:
+        """Remove a published entry."""
+        self.table.call("delete_item", Key=to_item({"pk": OUTBOX_PK, "sk": entry.sk}))

@@ -1,0 +1,226 @@
+"""The admin commands against a fake gateway (httpx's MockTransport): requests and output."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from groq_gateway.cli.main import build_parser, run_admin_command
+
+URL = "http://gateway.test"
+KEY = "test-admin-key"
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+def run(argv: list[str], handler: Handler) -> int:
+    args = build_parser().parse_args(argv)
+    return run_admin_command(args, httpx.MockTransport(handler))
+
+
+def error(status: int, message: str, code: str) -> httpx.Response:
+    body = {"error": {"message": message, "type": "invalid_request_error", "param": None}}
+    body["error"]["code"] = code
+    return httpx.Response(status, json=body)
+
+
+class FakeTeams:
+    """Just enough of /openai/v1/teams for apply; records every request."""
+
+    def __init__(self, teams: dict[str, dict[str, Any]] | None = None) -> None:
+        self.teams = teams or {}
+        self.requests: list[tuple[str, str, Any]] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content) if request.content else None
+        self.requests.append((request.method, request.url.path, body))
+        assert request.headers["authorization"] == f"Bearer {KEY}"
+        team_id = request.url.path.removeprefix("/openai/v1/teams").strip("/")
+        if request.method == "GET":
+            if team_id not in self.teams:
+                return error(404, f"No team with id '{team_id}'.", "not_found")
+            return httpx.Response(200, json=self.teams[team_id])
+        if request.method == "POST":
+            self.teams[body["id"]] = {"allowed_models": None, "model_aliases": {}} | body
+            return httpx.Response(201, json=self.teams[body["id"]])
+        assert request.method == "PATCH"
+        self.teams[team_id] |= body
+        return httpx.Response(200, json=self.teams[team_id])
+
+
+def test_options_work_before_or_after_the_command_and_update_sends_only_what_is_given(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"id": "k" * 16, "name": "k", "monthly_budget_usd": 5})
+
+    argv = ["keys", "update", "k" * 16, "--rpm", "none", "--models", "a,b", "--budget", "$5.50"]
+    assert run(["--url", URL, "--admin-key", KEY, *argv], handler) == 0
+    assert run([*argv, "--url", f"{URL}/openai/v1/", "--admin-key", KEY, "--json"], handler) == 0
+    for request in seen:
+        assert request.method == "PATCH"
+        assert str(request.url) == f"{URL}/openai/v1/api-keys/{'k' * 16}"
+        assert json.loads(request.content) == {
+            "requests_per_minute": None,
+            "allowed_models": ["a", "b"],
+            "monthly_budget_usd": "5.50",
+        }
+    output = capsys.readouterr().out
+    assert "$5.00" in output
+    assert json.loads(output[output.index("{") :])["name"] == "k"
+
+
+def test_a_gateway_error_is_one_line_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return error(
+            409, "Team 'chatbot' still has 1 key(s) that are not revoked.", "team_has_keys"
+        )
+
+    status = run(["--url", URL, "--admin-key", KEY, "teams", "delete", "chatbot"], handler)
+    captured = capsys.readouterr()
+    assert status == 1
+    assert captured.out == ""
+    assert captured.err == (
+        "groq-gateway: Team 'chatbot' still has 1 key(s) that are not revoked. "
+        "(HTTP 409, team_has_keys)\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("failure", "expected"),
+    [
+        (httpx.ConnectError("connection refused"), "cannot reach the gateway at"),
+        (httpx.ReadTimeout("slow"), "did not answer within"),
+    ],
+)
+def test_an_unreachable_gateway_is_one_line(
+    capsys: pytest.CaptureFixture[str], failure: Exception, expected: str
+) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise failure
+
+    assert run(["--url", URL, "--admin-key", KEY, "keys", "list"], handler) == 1
+    err = capsys.readouterr().err
+    assert expected in err
+    assert err.count("\n") == 1
+    assert "Traceback" not in err
+
+
+def test_a_non_json_answer_and_a_missing_option_are_one_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def html(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, text="<html>not the gateway</html>")
+
+    assert run(["--url", URL, "--admin-key", KEY, "usage"], html) == 1
+    assert "is --url right?" in capsys.readouterr().err
+    monkeypatch.delenv("GROQ_GATEWAY_URL", raising=False)
+    assert run(["--admin-key", KEY, "usage"], html) == 2
+    assert "--url or $GROQ_GATEWAY_URL" in capsys.readouterr().err
+    assert run(["--url", URL, "--admin-key", KEY, "keys", "update", "k" * 16], html) == 2
+    assert "nothing to change" in capsys.readouterr().err
+
+
+def test_the_environment_supplies_url_and_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GROQ_GATEWAY_URL", URL)
+    monkeypatch.setenv("GROQ_GATEWAY_ADMIN_KEY", KEY)
+    fake = FakeTeams()
+    assert run(["teams", "show", "x"], fake) == 1
+    assert fake.requests == [("GET", "/openai/v1/teams/x", None)]
+
+
+def test_apply_creates_then_changes_only_what_differs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = tmp_path / "teams.yaml"
+    spec.write_text(
+        "teams:\n"
+        "  - id: chatbot\n"
+        "    allowed_models: [a, b]\n"
+        "    monthly_budget_usd: 50.0\n"
+        "  - id: analytics\n"
+        "    allowed_models: [a]\n",
+        encoding="utf-8",
+    )
+    fake = FakeTeams({"analytics": {"id": "analytics", "allowed_models": ["b"], "x": 1}})
+    apply = ["--url", URL, "--admin-key", KEY, "teams", "apply", str(spec)]
+    assert run(apply, fake) == 0
+    assert capsys.readouterr().out == "created   chatbot\nupdated   analytics (allowed_models)\n"
+    assert ("PATCH", "/openai/v1/teams/analytics", {"allowed_models": ["a"]}) in fake.requests
+    created = [r for r in fake.requests if r[0] == "POST"]
+    assert created == [
+        (
+            "POST",
+            "/openai/v1/teams",
+            {"id": "chatbot", "allowed_models": ["a", "b"], "monthly_budget_usd": "50.0"},
+        )
+    ]
+
+    fake.teams["chatbot"]["monthly_budget_usd"] = 50  # as the API shows it: a JSON number
+    fake.requests.clear()
+    assert run(apply, fake) == 0
+    assert capsys.readouterr().out == "unchanged chatbot\nunchanged analytics\n"
+    assert [method for method, _, _ in fake.requests] == ["GET", "GET"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("teams:\n  - id: Bad Id\n", "teams[0].id"),
+        ("teams:\n  - id: a\n  - id: a\n", "team a appears more than once"),
+        ("teams:\n  - id: a\n    colour: red\n", "teams[0].colour"),
+        ("- id: a\n", "expected a top-level 'teams' list"),
+        ("teams: [\n", "is not valid YAML"),
+    ],
+)
+def test_apply_checks_the_whole_file_before_sending_anything(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, message: str
+) -> None:
+    spec = tmp_path / "teams.yaml"
+    spec.write_text(text, encoding="utf-8")
+    fake = FakeTeams()
+    assert run(["--url", URL, "--admin-key", KEY, "teams", "apply", str(spec)], fake) == 1
+    assert message in capsys.readouterr().err
+    assert fake.requests == []
+
+
+def test_apply_reads_json_and_reports_a_missing_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = tmp_path / "teams.json"
+    spec.write_text(json.dumps({"teams": [{"id": "chatbot"}]}), encoding="utf-8")
+    fake = FakeTeams()
+    assert run(["--url", URL, "--admin-key", KEY, "teams", "apply", str(spec), "--json"], fake) == 0
+    assert json.loads(capsys.readouterr().out) == [
+        {"id": "chatbot", "outcome": "created", "fields": []}
+    ]
+    missing = tmp_path / "nope.yaml"
+    assert run(["--url", URL, "--admin-key", KEY, "teams", "apply", str(missing)], fake) == 1
+    assert f"cannot read {missing}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["keys", "create", "k", "--rpm", "0"], "'0' must be at least 1"),
+        (["keys", "create", "k", "--tpm", "many"], "'many' is not a whole number"),
+        (["keys", "create", "k", "--budget", "lots"], "'lots' is not an amount in USD"),
+        (["teams", "create", "t", "--aliases", "no-equals"], "'no-equals' is not REQUESTED="),
+        (["usage", "--start", "yesterday"], "'yesterday' is not a date"),
+    ],
+)
+def test_bad_option_values_are_refused_by_the_parser(
+    capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        build_parser().parse_args(argv)
+    assert exited.value.code == 2
+    assert message in capsys.readouterr().err
