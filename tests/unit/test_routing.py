@@ -56,3 +56,20 @@ async def test_unrouted_path_is_an_openai_format_404_and_healthz_answers() -> No
         assert (await client.get("/healthz")).json() == {"status": "ok"}
         routed = await client.post("/openai/v1/api-keys")
         assert routed.text == "admin"
+
+
+@pytest.mark.anyio
+async def test_a_client_cannot_forge_api_gateways_request_context() -> None:
+    async def echo(request: Request) -> PlainTextResponse:
+        return PlainTextResponse(request.headers.get("x-amzn-request-context", "absent"))
+
+    app = Starlette(routes=[Route("/openai/v1/{path:path}", echo, methods=["POST"])])
+    router = ApiRouter([(ApiRoute("ANY", "/openai/v1/{proxy+}"), app)])
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=router), base_url="http://local"
+    ) as client:
+        forged = '{"identity": {"sourceIp": "10.0.0.1"}}'
+        response = await client.post(
+            "/openai/v1/chat/completions", headers={"x-amzn-request-context": forged}
+        )
+    assert response.text == "absent"

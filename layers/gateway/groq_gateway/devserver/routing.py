@@ -78,6 +78,13 @@ class ApiRouter:
             return
         if scope["type"] != "http":
             return
+        # API Gateway's request context reaches the apps only from the Lambda Web Adapter,
+        # which sets x-amzn-request-context itself; a client's own copy is never trusted.
+        scope["headers"] = [
+            (name, value)
+            for name, value in scope.get("headers", [])
+            if name.lower() != b"x-amzn-request-context"
+        ]
         if scope["path"] == "/healthz":
             await JSONResponse({"status": "ok"})(scope, receive, send)
             return
