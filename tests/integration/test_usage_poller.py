@@ -54,11 +54,11 @@ class World:
 
     @property
     def rollups(self) -> RollupStore:
-        return RollupStore(self.store.table)
+        return self.store.rollups
 
     @property
     def notices(self) -> NoticeStore:
-        return NoticeStore(self.store.table)
+        return self.store.notices
 
     def poll(self, at: datetime, **changes: object) -> dict[str, Any]:
         settings = self.settings.model_copy(update=changes) if changes else self.settings

@@ -40,6 +40,7 @@ def test_every_admin_route_is_documented_and_needs_the_admin_key() -> None:
         ("GET", "/openai/v1/api-keys/{key_id}"),
         ("PATCH", "/openai/v1/api-keys/{key_id}"),
         ("DELETE", "/openai/v1/api-keys/{key_id}"),
+        ("POST", "/openai/v1/api-keys/{key_id}/rotate"),
         ("POST", "/openai/v1/teams"),
         ("GET", "/openai/v1/teams"),
         ("GET", "/openai/v1/teams/{team_id}"),

@@ -90,13 +90,17 @@ def test_endpoint_allowlist_defaults_exclude_files_and_batches() -> None:
 
 
 def test_source_addresses() -> None:
-    restricted = Principal(key(allowed_cidrs=["10.0.0.0/8", "2001:db8::/32"]), None)
-    check_source(restricted, "10.1.2.3")
-    check_source(restricted, "2001:db8::1")
+    cidrs = ["10.0.0.0/8", "2001:db8::/32"]
+
+    def from_address(ip: str | None) -> Principal:
+        return Principal(key(allowed_cidrs=cidrs), None, source_ip=ip)
+
+    check_source(from_address("10.1.2.3"))
+    check_source(from_address("2001:db8::1"))
     for address in ("192.168.1.1", None, "not-an-ip"):
         with pytest.raises(GatewayError):
-            check_source(restricted, address)
-    check_source(Principal(key(), None), None)
+            check_source(from_address(address))
+    check_source(Principal(key(), None))
     context = '{"identity": {"sourceIp": "10.9.9.9"}}'
     assert client_ip({"x-amzn-request-context": context}, "127.0.0.1") == "10.9.9.9"
     assert client_ip({}, "127.0.0.1") == "127.0.0.1"

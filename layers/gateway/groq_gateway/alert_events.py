@@ -89,12 +89,39 @@ class UpstreamKeyNeededEvent(_Event):
     secret_id: str
 
 
+class RotationDeadlineEvent(_Event):
+    """A rotated key's old secret is still in use and its deadline is near."""
+
+    kind: Literal["rotation_deadline"] = "rotation_deadline"
+    key_id: str
+    name: str
+    # The old secret's display prefix (never the secret).
+    prefix: str
+    retire_by: datetime
+    last_used_at: datetime
+    last_source_ip: str | None = None
+
+
+class SecretRetiredEvent(_Event):
+    """A rotated key's old secret reached its deadline while still in use, and was retired."""
+
+    kind: Literal["secret_retired"] = "secret_retired"
+    key_id: str
+    name: str
+    prefix: str
+    last_used_at: datetime
+    last_source_ip: str | None = None
+    retired_at: datetime
+
+
 GatewayEvent = Annotated[
     BudgetThresholdEvent
     | BudgetPausedEvent
     | BudgetResumedEvent
     | ModelRetiredEvent
-    | UpstreamKeyNeededEvent,
+    | UpstreamKeyNeededEvent
+    | RotationDeadlineEvent
+    | SecretRetiredEvent,
     Field(discriminator="kind"),
 ]
 GATEWAY_EVENT: TypeAdapter[GatewayEvent] = TypeAdapter(GatewayEvent)

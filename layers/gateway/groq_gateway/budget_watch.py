@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -48,13 +49,13 @@ from groq_gateway.limits import Scope, month_end, month_of
 from groq_gateway.models import GatewayKey, KeyStatus, Team, TeamStatus, usd_to_micros
 from groq_gateway.notifier import event_subject, format_event_for_email
 from groq_gateway.observability import logger
+from groq_gateway.rollups import ORG_ID
 from groq_gateway.settings import Settings
 from groq_gateway.store import ConditionFailedError, GatewayStore
 from groq_gateway.store.notices import NoticeStore
 
 # The actor of the poller's audit entries.
 POLLER_ACTOR = "usage-poller"
-ORG_SCOPE_ID = "org"
 # How often one scope's change is decided again after meeting a concurrent change.
 MAX_ATTEMPTS = 3
 
@@ -121,7 +122,7 @@ def team_scope_status(team: Team) -> ScopeStatus:
     return ScopeStatus.PAUSED_BY_ADMIN
 
 
-def _budget_micros(budget_usd: Any) -> int | None:
+def _budget_micros(budget_usd: Decimal | None) -> int | None:
     return None if budget_usd is None else usd_to_micros(budget_usd)
 
 
@@ -339,7 +340,7 @@ class _BudgetWatch:
             return
         for _ in range(MAX_ATTEMPTS):
             state = BudgetState(
-                Scope.ORG, ORG_SCOPE_ID, "organisation", budget, self._spent(Scope.ORG, "org")
+                Scope.ORG, ORG_ID, "organisation", budget, self._spent(Scope.ORG, ORG_ID)
             )
             decision = self._decide(state)
             self.outcome.org_utilization = decision.utilization_percent

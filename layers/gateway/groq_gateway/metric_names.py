@@ -78,6 +78,8 @@ class MetricName(StrEnum):
     TEAM_BUDGET_UTILIZATION_PERCENT = "TeamBudgetUtilizationPercent"
     # Rotation (rotation.py, upstream_rotation.py).
     KEYS_EXPIRED = "KeysExpired"
+    KEYS_ROTATED = "KeysRotated"
+    SECRETS_RETIRED = "SecretsRetired"
     ROTATION_FAILURES = "RotationFailures"
     # Notifier (notifier.py).
     NOTIFICATIONS_DELIVERED = "NotificationsDelivered"
@@ -226,6 +228,10 @@ CATALOGUE: Final[tuple[MetricSeries, ...]] = (
         "a team's spend this billing month as a whole percent of its budget",
     ),
     _series(MetricName.KEYS_EXPIRED, _SERVICE, _COUNT, "rotation.py", "keys marked expired"),
+    _series(MetricName.KEYS_ROTATED, _SERVICE, _COUNT, "rotation.py", "keys rotated on schedule"),
+    _series(
+        MetricName.SECRETS_RETIRED, _SERVICE, _COUNT, "rotation.py", "replaced secrets retired"
+    ),
     _series(
         MetricName.ROTATION_FAILURES,
         _SERVICE,

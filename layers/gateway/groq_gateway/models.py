@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 MICRO_USD_PER_USD = 1_000_000
 
@@ -49,18 +49,33 @@ class KeyStatus(StrEnum):
 
 
 class SecretVersion(BaseModel):
-    """One secret of a key. Rotation adds a version; the old one lives on through its grace."""
+    """One secret of a key. Rotation adds a version; the old one lives on through its grace.
+
+    A retired secret is removed from the key's record; until then it is accepted, and never
+    after ``retire_by`` (the hard deadline), whatever the rotation function has done.
+    """
 
     model_config = ConfigDict(frozen=True)
 
     secret_hash: str
     display_prefix: str
     created_at: datetime
-    # None while this is the current secret; set when a rotation starts the old one's grace.
+    # Set when a rotation replaced this secret: the end of its grace period...
     retire_after: datetime | None = None
+    # ...and the hard deadline, when it is refused even if it is still in use.
+    retire_by: datetime | None = None
+    # False while a rotation has minted this secret but not yet delivered it to the key's
+    # Secrets Manager secret; an undelivered secret is never accepted.
+    delivered: bool = True
+    # The owner was told the deadline is near while the secret was still in use.
+    deadline_warned: bool = False
+
+    @property
+    def is_current(self) -> bool:
+        return self.retire_after is None
 
     def usable_at(self, now: datetime) -> bool:
-        return self.retire_after is None or now < self.retire_after
+        return self.delivered and (self.retire_by is None or now < self.retire_by)
 
 
 class GatewayKey(BaseModel):
@@ -85,6 +100,17 @@ class GatewayKey(BaseModel):
     allowed_cidrs: list[str] | None = None
     # Rotate the secret every N days (the rotation function does it); None: only by hand.
     rotation_period_days: int | None = Field(default=None, ge=1)
+    # After a rotation the old secret is accepted for grace_period_hours; then it is retired
+    # as soon as it has seen no traffic for quiet_period_hours, and at retire_deadline_hours
+    # after the rotation at the latest (an alert goes out deadline_warning_hours before).
+    grace_period_hours: int = Field(default=24, ge=0, le=720)
+    quiet_period_hours: int = Field(default=24, ge=0, le=720)
+    retire_deadline_hours: int = Field(default=168, ge=1, le=2160)
+    deadline_warning_hours: int = Field(default=24, ge=0, le=720)
+    # Deliver each new secret to the Secrets Manager secret "<stack>/keys/<key id>", where
+    # the app reads it (required for scheduled rotation: nobody else would see the secret).
+    deliver_to_secret: bool = False
+    last_rotated_at: datetime | None = None
     # Why the key is paused (e.g. "budget"), shown by the admin API.
     paused_reason: str | None = None
     created_at: datetime
@@ -92,10 +118,21 @@ class GatewayKey(BaseModel):
     secrets: list[SecretVersion]
     version: int = 1
 
+    @model_validator(mode="after")
+    def _deadline_after_grace(self) -> GatewayKey:
+        if self.retire_deadline_hours < self.grace_period_hours:
+            raise ValueError("retire_deadline_hours must not be shorter than grace_period_hours")
+        return self
+
     @property
     def display_prefix(self) -> str:
-        current = [s for s in self.secrets if s.retire_after is None]
+        current = [s for s in self.secrets if s.is_current]
         return (current or self.secrets)[-1].display_prefix
+
+    @property
+    def previous_secrets(self) -> list[SecretVersion]:
+        """Secrets a rotation replaced and that are not retired yet."""
+        return [s for s in self.secrets if not s.is_current]
 
     def is_usable_at(self, now: datetime) -> bool:
         if self.status is not KeyStatus.ACTIVE:

@@ -32,6 +32,8 @@ from groq_gateway.alert_events import (
     BudgetThresholdEvent,
     GatewayEvent,
     ModelRetiredEvent,
+    RotationDeadlineEvent,
+    SecretRetiredEvent,
     UpstreamKeyNeededEvent,
 )
 from groq_gateway.metric_names import MetricName
@@ -169,6 +171,31 @@ def format_model_retired(event: ModelRetiredEvent) -> str:
     )
 
 
+def _source(ip: str | None) -> str:
+    return f"from {ip}" if ip else "from an unknown address"
+
+
+def format_rotation_deadline(event: RotationDeadlineEvent) -> str:
+    return (
+        f":hourglass: Key `{event.name}` ({event.key_id}) was rotated, but its old secret "
+        f"`{event.prefix}…` is still in use (last {event.last_used_at:%Y-%m-%d %H:%M} UTC, "
+        f"{_source(event.last_source_ip)}). It stops working at "
+        f"{event.retire_by:%Y-%m-%d %H:%M} UTC.\n"
+        "Next: give that app the new secret (from the key's Secrets Manager secret or the "
+        "rotation's answer) before then."
+    )
+
+
+def format_secret_retired(event: SecretRetiredEvent) -> str:
+    return (
+        f":no_entry: Key `{event.name}` ({event.key_id}): its old secret `{event.prefix}…` "
+        f"reached its deadline and was retired while still in use (last "
+        f"{event.last_used_at:%Y-%m-%d %H:%M} UTC, {_source(event.last_source_ip)}). That app "
+        "now gets 401 invalid_api_key.\n"
+        "Next: give it the key's current secret."
+    )
+
+
 def format_event(event: GatewayEvent) -> str:
     """One short chat message for a gateway event: what happened, to which key or team, how
     much, and what to do next."""
@@ -183,6 +210,10 @@ def format_event(event: GatewayEvent) -> str:
             return format_model_retired(event)
         case UpstreamKeyNeededEvent():
             return format_key_needed(event)
+        case RotationDeadlineEvent():
+            return format_rotation_deadline(event)
+        case SecretRetiredEvent():
+            return format_secret_retired(event)
 
 
 def format_event_for_email(event: GatewayEvent) -> str:
@@ -207,6 +238,10 @@ def event_subject(event: GatewayEvent) -> str:
             text = f"model {event.model} is no longer served"
         case UpstreamKeyNeededEvent():
             text = "stage a new upstream Groq key"
+        case RotationDeadlineEvent():
+            text = f"key {event.name}: old secret still in use, deadline near"
+        case SecretRetiredEvent():
+            text = f"key {event.name}: old secret retired while in use"
     printable = "".join(c if " " <= c <= "~" else "?" for c in text)
     return f"groq-gateway: {printable}"[:100]
 

@@ -1,14 +1,19 @@
-"""The rotation function's two jobs, chosen by the event that arrives.
+"""The rotation function's jobs, chosen by the event that arrives.
 
 * An EventBridge Scheduler event (``{"job": "rotate-due-keys"}`` from template.yaml): disable
-  keys past their ``expires_at``. Each change is a conditional write on the key's version, so
-  a repeated or concurrent run changes nothing twice.
+  keys past their ``expires_at``; rotate keys whose rotation period is due (delivering the
+  new secret to the key's Secrets Manager secret); warn before a replaced secret's deadline
+  while it is still in use; retire replaced secrets that have gone quiet or reached their
+  deadline (:mod:`groq_gateway.key_rotation`); then publish the alerts this queued. Every
+  change is a conditional write on the key's version, so a repeated or concurrent run changes
+  nothing twice.
 * A Secrets Manager rotation event (``{"Step", "SecretId", "ClientRequestToken"}``): one of the
   four steps that promote a staged upstream Groq key (see :mod:`groq_gateway.upstream_rotation`).
 
 Example::
 
-    handle_rotation_event({"job": "rotate-due-keys"})  # {"job": ..., "expired": 0}
+    handle_rotation_event({"job": "rotate-due-keys"})
+    # {"job": ..., "expired": 0, "rotated": 0, "retired": 0, "warned": 0, "failed": 0}
 """
 
 from __future__ import annotations
@@ -17,11 +22,14 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from groq_gateway.key_rotation import KeyRotator
+from groq_gateway.metric_names import MetricName
 from groq_gateway.models import KeyStatus, utcnow
 from groq_gateway.observability import logger, metrics
 from groq_gateway.settings import Settings, get_settings
 from groq_gateway.store import ConditionFailedError, GatewayStore
 from groq_gateway.upstream_rotation import RotationStep, rotate_upstream_key
+from groq_gateway.usage_poller import publish_outbox
 
 
 def expire_keys(store: GatewayStore, now: datetime) -> int:
@@ -51,5 +59,23 @@ def handle_rotation_event(
         return {"step": step.Step, "secret": step.SecretId}
     store = GatewayStore(settings.table_name)
     expired = expire_keys(store, now())
-    metrics.add_metric(name="KeysExpired", unit="Count", value=expired)
-    return {"job": event.get("job", "rotate-due-keys"), "expired": expired}
+    run = KeyRotator(store, settings, now=now).run()
+    published = publish_outbox(settings, store.notices, now())
+    metrics.add_metric(name=MetricName.KEYS_EXPIRED, unit="Count", value=expired)
+    metrics.add_metric(name=MetricName.KEYS_ROTATED, unit="Count", value=len(run.rotated))
+    metrics.add_metric(name=MetricName.SECRETS_RETIRED, unit="Count", value=len(run.retired))
+    metrics.add_metric(name=MetricName.ROTATION_FAILURES, unit="Count", value=len(run.failed))
+    if run.failed or published.refusal is not None:
+        logger.warning(
+            "rotation run incomplete",
+            extra={"failed_keys": run.failed, "alerts_refused": published.refusal is not None},
+        )
+    return {
+        "job": event.get("job", "rotate-due-keys"),
+        "expired": expired,
+        "rotated": len(run.rotated),
+        "retired": len(run.retired),
+        "warned": len(run.warned),
+        "failed": len(run.failed),
+        "alerts_published": published.published,
+    }

@@ -13,8 +13,10 @@ Example::
 from __future__ import annotations
 
 import hmac
+import json
 from typing import Any
 
+import boto3
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.parameters.exceptions import (
     GetParameterError,
@@ -84,3 +86,18 @@ class AdminKeys:
         if not isinstance(expected, str) or not expected:
             raise GatewayError(503, "No admin key is configured.", type="service_unavailable")
         return hmac.compare_digest(expected.encode(), token.encode())
+
+
+def deliver_key(secret_name: str, value: dict[str, Any]) -> None:
+    """Write a key's new secret where its app reads it: the secret's new current version,
+    created on first delivery. The app's next read (or its cache's expiry) picks it up."""
+    client = boto3.client("secretsmanager")
+    body = json.dumps(value)
+    try:
+        client.put_secret_value(SecretId=secret_name, SecretString=body)
+    except client.exceptions.ResourceNotFoundException:
+        client.create_secret(
+            Name=secret_name,
+            SecretString=body,
+            Description="A Groq gateway key, delivered by the gateway's rotation.",
+        )

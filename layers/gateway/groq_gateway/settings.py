@@ -31,7 +31,14 @@ class Settings(BaseModel):
     admin_key_secret_id: str = ""
     webhook_secret_id: str = ""
     alerts_topic_arn: str = ""
+    # Where keys with deliver_to_secret get each new secret: "<prefix><key id>".
+    key_secret_prefix: str = "groq-gateway/keys/"  # noqa: S105 - a name prefix, not a secret
     org_monthly_cap_usd: Decimal = Decimal(0)
+    # IAM principals (ARNs) allowed on the admin API's /iam/ routes, full or read-only; with
+    # both empty every principal of the API's own account is full (see groq_gateway.admin.iam).
+    # The environment gives each as one comma-separated string.
+    admin_iam_full_arns: tuple[str, ...] = ()
+    admin_iam_read_only_arns: tuple[str, ...] = ()
     # Monthly caps reset at 00:00 on the 1st in this IANA timezone.
     billing_timezone: str = "UTC"
     stage: str = "dev"
@@ -57,7 +64,10 @@ class Settings(BaseModel):
             "admin_key_secret_id": "ADMIN_KEY_SECRET_ID",
             "webhook_secret_id": "WEBHOOK_SECRET_ID",
             "alerts_topic_arn": "ALERTS_TOPIC_ARN",
+            "key_secret_prefix": "KEY_SECRET_PREFIX",
             "org_monthly_cap_usd": "ORG_MONTHLY_CAP_USD",
+            "admin_iam_full_arns": "ADMIN_IAM_FULL_ARNS",
+            "admin_iam_read_only_arns": "ADMIN_IAM_READ_ONLY_ARNS",
             "billing_timezone": "BILLING_TIMEZONE",
             "stage": "STAGE",
             "key_cache_seconds": "KEY_CACHE_SECONDS",
@@ -69,6 +79,14 @@ class Settings(BaseModel):
         }
         values = {field: env[var] for field, var in names.items() if env.get(var)}
         return cls.model_validate(values)
+
+    @field_validator("admin_iam_full_arns", "admin_iam_read_only_arns", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        """``"arn:a, arn:b"`` -> ``("arn:a", "arn:b")``; other shapes are validated as given."""
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
 
     @field_validator("billing_timezone")
     @classmethod

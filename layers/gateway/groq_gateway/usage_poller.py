@@ -213,6 +213,8 @@ def roll_up_usage(
     for key in sorted(computed, key=lambda k: k == closing_org):
         complete = key == closing_org and closing_is_final
         previous = stored.get(key)
+        if previous and previous.totals == computed[key] and previous.complete == complete:
+            continue
         if rollups.put(key, computed[key], now, complete=complete):
             written += 1
     this_month = month_period(current)
@@ -392,7 +394,7 @@ def poll(settings: Settings, store: GatewayStore, now: datetime, job: str) -> Po
     report = PollReport(job=job)
     run = _Run(report)
     metrics = MetricsBatch()
-    rollups, notices = RollupStore(store.table), NoticeStore(store.table)
+    rollups, notices = store.rollups, store.notices
     try:
         served = run.step("catalog", lambda: refresh_model_catalog(settings, store, now, metrics))
         report.models = None if served is None else len(served)

@@ -5,6 +5,10 @@ admin key created through ``/openai/v1/admin-keys`` (``ggwadm_...``). A ``read_o
 key may only make ``GET`` requests. Gateway keys (``ggw_...``) are never admin keys: the proxy
 and the admin API accept disjoint sets of credentials.
 
+The same routes under ``/iam/`` (``/iam/openai/v1/api-keys`` ...) take no admin key: API
+Gateway checks their SigV4 signature, and the caller is the IAM principal it names
+(:mod:`groq_gateway.admin.iam`).
+
 Bodies are JSON whatever their ``Content-Type`` says, so ``curl -d '{...}'`` (which sends
 ``application/x-www-form-urlencoded``) works as the seed's calls expect.
 
@@ -29,6 +33,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from groq_gateway.admin.iam import REQUEST_CONTEXT_HEADER, IamAccess, IamRoutes, is_iam_route
 from groq_gateway.admin.records import AdminKeyStatus, AdminRole, AuditAction
 from groq_gateway.admin.schemas import (
     AdminKeyList,
@@ -45,6 +50,7 @@ from groq_gateway.admin.schemas import (
     GroupBy,
     KeyList,
     KeyResponse,
+    RotatedKeyResponse,
     TeamList,
     TeamResponse,
     UpdateKeyRequest,
@@ -56,6 +62,7 @@ from groq_gateway.admin.service import BOOTSTRAP_PRINCIPAL, AdminService, Caller
 from groq_gateway.admin.usage import UsageReports
 from groq_gateway.errors import GatewayError, invalid_api_key
 from groq_gateway.http_errors import EXCEPTION_HANDLERS, error_response
+from groq_gateway.key_rotation import Actor, KeyRotator
 from groq_gateway.keys import GATEWAY_KEY_PREFIX
 from groq_gateway.models import KeyStatus, utcnow
 from groq_gateway.observability import logger
@@ -78,13 +85,13 @@ def _error(description: str) -> dict[str, Any]:
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: _error("Invalid request; `param` names the field."),
-    401: _error("Missing, unknown or revoked admin key."),
+    401: _error("Missing, unknown or revoked admin key; under /iam/, no IAM identity."),
     422: _error("Valid JSON that the gateway cannot apply; `param` says why."),
     503: _error("The store or the admin key secret is unavailable; nothing was changed."),
 }
 # On every route that changes something.
 WRITE: dict[int | str, dict[str, Any]] = {
-    403: _error("A read-only admin key tried to change something.")
+    403: _error("A read-only caller tried to change something.")
 }
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: _error("No such record.")}
 CONFLICT: dict[int | str, dict[str, Any]] = {
@@ -148,7 +155,7 @@ def invalid_cursor(request: Request, exc: Exception) -> Response:
 def read_only_refused() -> GatewayError:
     return GatewayError(
         403,
-        "This admin key is read-only; it may only make GET requests.",
+        "This caller (admin key or IAM principal) is read-only; it may only make GET requests.",
         type="permission_error",
         code="insufficient_permissions",
     )
@@ -179,10 +186,14 @@ def create_app(settings: Settings | None = None, *, store: GatewayStore | None =
     settings = settings or get_settings()
     gateway_store = store or GatewayStore(settings.table_name)
     service = AdminService(gateway_store)
+    rotator = KeyRotator(gateway_store, settings)
     reports = UsageReports(
         gateway_store, org_cap_usd=settings.org_monthly_cap_usd, billing_tz=settings.billing_tz
     )
     bootstrap = AdminKeys(settings.admin_key_secret_id)
+    iam_access = IamAccess(
+        full=settings.admin_iam_full_arns, read_only=settings.admin_iam_read_only_arns
+    )
     bearer = HTTPBearer(
         auto_error=False,
         scheme_name="AdminKey",
@@ -193,7 +204,14 @@ def create_app(settings: Settings | None = None, *, store: GatewayStore | None =
         request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
     ) -> Caller:
-        """The caller behind any valid admin key, or 401."""
+        """The caller behind any valid admin key (or, under /iam/, the IAM principal API
+        Gateway authenticated), or 401."""
+        peer = request.client.host if request.client else None
+        source_ip = client_ip(request.headers, peer)
+        if is_iam_route(request.scope):
+            return Caller(
+                iam_access.principal(request.headers.get(REQUEST_CONTEXT_HEADER)), source_ip
+            )
         token = credentials.credentials.strip() if credentials else ""
         if not token or token.startswith(f"{GATEWAY_KEY_PREFIX}_"):
             raise invalid_api_key()
@@ -202,8 +220,7 @@ def create_app(settings: Settings | None = None, *, store: GatewayStore | None =
             principal = BOOTSTRAP_PRINCIPAL
         if principal is None:
             raise invalid_api_key()
-        peer = request.client.host if request.client else None
-        return Caller(principal, client_ip(request.headers, peer))
+        return Caller(principal, source_ip)
 
     Reader = Annotated[Caller, Depends(reader)]
 
@@ -222,8 +239,9 @@ def create_app(settings: Settings | None = None, *, store: GatewayStore | None =
         version="1.0.0",
         description=(
             "Gateway keys, teams, admin keys, usage and the audit log of a Groq gateway. "
-            "Every route needs `Authorization: Bearer <admin key>`; errors use OpenAI's "
-            "format. See docs/admin-api.md."
+            "Every route needs `Authorization: Bearer <admin key>`; the same routes under "
+            "`/iam` (e.g. `/iam/openai/v1/api-keys`) need a SigV4 signature instead (IAM). "
+            "Errors use OpenAI's format. See docs/admin-api.md."
         ),
         openapi_url=OPENAPI_PATH,
         generate_unique_id_function=lambda route: route.name,
@@ -306,6 +324,24 @@ def create_app(settings: Settings | None = None, *, store: GatewayStore | None =
         key = await in_thread(service.revoke_key, key_id, caller)
         logger.info("key revoked", extra={"key_id": key_id, "admin": caller.principal.name})
         return KeyResponse.of(key)
+
+    @app.post(
+        "/openai/v1/api-keys/{key_id}/rotate",
+        response_model=RotatedKeyResponse,
+        responses={**WRITE, **NOT_FOUND, **CONFLICT},
+        tags=["api-keys"],
+        summary="Rotate a key's secret now (the id, limits and history stay; the old secret "
+        "stays valid through its grace period)",
+    )
+    async def rotate_key(key_id: str, caller: Writer) -> RotatedKeyResponse:
+        actor = Actor(caller.principal.actor_id, caller.principal.name, caller.source_ip)
+        rotation = await in_thread(rotator.rotate, key_id, actor)
+        logger.info("key rotated", extra={"key_id": key_id, "admin": caller.principal.name})
+        return RotatedKeyResponse(
+            **KeyResponse.of(rotation.key).model_dump(),
+            key=rotation.plaintext,
+            delivered_to=rotation.delivered_to,
+        )
 
     # --- teams ---------------------------------------------------------------------------
 
@@ -511,5 +547,6 @@ def create_app(settings: Settings | None = None, *, store: GatewayStore | None =
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StoreUnavailableError, store_unavailable)
     app.add_exception_handler(InvalidCursorError, invalid_cursor)
+    app.add_middleware(IamRoutes)
     app.add_middleware(JsonBodies)
     return app

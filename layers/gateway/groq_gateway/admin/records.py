@@ -63,11 +63,14 @@ class AdminKey(BaseModel):
 
 
 class AuditAction(StrEnum):
-    """Every change the admin API can make; one audit entry per change."""
+    """Every change to a record, by the admin API or the gateway itself (a rotation, a
+    budget pause); one audit entry per change."""
 
     API_KEY_CREATED = "api_key.created"
     API_KEY_UPDATED = "api_key.updated"
     API_KEY_REVOKED = "api_key.revoked"
+    API_KEY_ROTATED = "api_key.rotated"
+    API_KEY_SECRET_RETIRED = "api_key.secret_retired"  # noqa: S105 - an action name
     TEAM_CREATED = "team.created"
     TEAM_UPDATED = "team.updated"
     TEAM_DELETED = "team.deleted"

@@ -84,6 +84,7 @@ BudgetUsd = Annotated[Decimal, Field(ge=0, max_digits=15, decimal_places=6)]
 UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
 Cidr = Annotated[str, AfterValidator(_normalized_cidr)]
 RotationDays = Annotated[int, Field(ge=1, le=3650)]
+Hours = Annotated[int, Field(ge=0, le=2160)]
 # Money in answers: a JSON number of US dollars (the store counts integer micro-dollars).
 Usd = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
 
@@ -130,6 +131,12 @@ class CreateKeyRequest(BaseModel):
     # None: any source address.
     allowed_cidrs: list[Cidr] | None = None
     rotation_period_days: RotationDays | None = None
+    # Rotation: see docs/operations.md, "Rotating a gateway key".
+    grace_period_hours: Hours = 24
+    quiet_period_hours: Hours = 24
+    retire_deadline_hours: Annotated[int, Field(ge=1, le=2160)] = 168
+    deadline_warning_hours: Hours = 24
+    deliver_to_secret: bool = False
 
 
 class UpdateKeyRequest(_Patch):
@@ -146,13 +153,37 @@ class UpdateKeyRequest(_Patch):
     allowed_endpoints: list[EndpointGroup] | None = None
     allowed_cidrs: list[Cidr] | None = None
     rotation_period_days: RotationDays | None = None
+    grace_period_hours: Hours | None = None
+    quiet_period_hours: Hours | None = None
+    retire_deadline_hours: Annotated[int, Field(ge=1, le=2160)] | None = None
+    deadline_warning_hours: Hours | None = None
+    deliver_to_secret: bool | None = None
     status: Literal["active", "paused"] | None = None
     paused_reason: Reason | None = None
 
-    @field_validator("name", "description", "status", mode="before")
+    @field_validator(
+        "name",
+        "description",
+        "status",
+        "grace_period_hours",
+        "quiet_period_hours",
+        "retire_deadline_hours",
+        "deadline_warning_hours",
+        "deliver_to_secret",
+        mode="before",
+    )
     @classmethod
     def not_null(cls, value: object) -> object:
         return _refuse_null(value)
+
+
+class PreviousSecretResponse(BaseModel):
+    """A secret a rotation replaced, still accepted until it retires."""
+
+    prefix: str
+    created_at: datetime
+    grace_ends_at: datetime | None
+    retire_by: datetime | None
 
 
 class KeyResponse(BaseModel):
@@ -173,6 +204,13 @@ class KeyResponse(BaseModel):
     allowed_endpoints: list[EndpointGroup] | None
     allowed_cidrs: list[str] | None
     rotation_period_days: int | None
+    grace_period_hours: int
+    quiet_period_hours: int
+    retire_deadline_hours: int
+    deadline_warning_hours: int
+    deliver_to_secret: bool
+    last_rotated_at: datetime | None
+    previous_secrets: list[PreviousSecretResponse]
     created_at: datetime
     updated_at: datetime
 
@@ -194,6 +232,22 @@ class KeyResponse(BaseModel):
             allowed_endpoints=key.allowed_endpoints,
             allowed_cidrs=key.allowed_cidrs,
             rotation_period_days=key.rotation_period_days,
+            grace_period_hours=key.grace_period_hours,
+            quiet_period_hours=key.quiet_period_hours,
+            retire_deadline_hours=key.retire_deadline_hours,
+            deadline_warning_hours=key.deadline_warning_hours,
+            deliver_to_secret=key.deliver_to_secret,
+            last_rotated_at=key.last_rotated_at,
+            previous_secrets=[
+                PreviousSecretResponse(
+                    prefix=s.display_prefix,
+                    created_at=s.created_at,
+                    grace_ends_at=s.retire_after,
+                    retire_by=s.retire_by,
+                )
+                for s in key.previous_secrets
+                if s.delivered
+            ],
             created_at=key.created_at,
             updated_at=key.updated_at,
         )
@@ -203,6 +257,12 @@ class CreatedKeyResponse(KeyResponse):
     """Returned once, at creation: the only time the plaintext key is shown."""
 
     key: str
+
+
+class RotatedKeyResponse(CreatedKeyResponse):
+    """Returned by a rotation: the new key, shown this once, and where it was delivered."""
+
+    delivered_to: str | None
 
 
 class _List(BaseModel):

@@ -241,6 +241,11 @@ class AdminService:
                 allowed_endpoints=request.allowed_endpoints,
                 allowed_cidrs=request.allowed_cidrs,
                 rotation_period_days=request.rotation_period_days,
+                grace_period_hours=request.grace_period_hours,
+                quiet_period_hours=request.quiet_period_hours,
+                retire_deadline_hours=request.retire_deadline_hours,
+                deadline_warning_hours=request.deadline_warning_hours,
+                deliver_to_secret=request.deliver_to_secret,
                 created_at=now,
                 updated_at=now,
                 secrets=[

@@ -39,6 +39,11 @@ KEY_FIELDS = {
     "endpoints": "allowed_endpoints",
     "cidrs": "allowed_cidrs",
     "rotation_days": "rotation_period_days",
+    "grace_hours": "grace_period_hours",
+    "quiet_hours": "quiet_period_hours",
+    "deadline_hours": "retire_deadline_hours",
+    "warning_hours": "deadline_warning_hours",
+    "deliver_to_secret": "deliver_to_secret",
     "status": "status",
     "reason": "paused_reason",
 }
@@ -58,6 +63,9 @@ SHOWN_FIELDS = [
     "allowed_endpoints",
     "allowed_cidrs",
     "rotation_period_days",
+    "deliver_to_secret",
+    "last_rotated_at",
+    "previous_secrets",
     "created_at",
     "updated_at",
 ]
@@ -102,10 +110,36 @@ def _limit_options(parser: argparse.ArgumentParser, *, clearable: bool) -> None:
     parser.add_argument(
         "--rotation-days", type=kind(positive_int), default=unset, help="rotate every N days"
     )
+    parser.add_argument(
+        "--grace-hours", type=int, default=unset, help="old secret valid this long after a rotation"
+    )
+    parser.add_argument(
+        "--quiet-hours",
+        type=int,
+        default=unset,
+        help="retire the old secret after this long unused",
+    )
+    parser.add_argument(
+        "--deadline-hours",
+        type=int,
+        default=unset,
+        help="retire the old secret by then at the latest",
+    )
+    parser.add_argument(
+        "--warning-hours", type=int, default=unset, help="alert this long before the deadline"
+    )
+    parser.add_argument(
+        "--deliver-to-secret",
+        action=argparse.BooleanOptionalAction,
+        default=unset,
+        help="deliver each new secret to Secrets Manager (<stack>/keys/<key id>)",
+    )
 
 
 def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
-    keys = commands.add_parser("keys", help="gateway keys: create, list, show, update, revoke")
+    keys = commands.add_parser(
+        "keys", help="gateway keys: create, list, show, update, revoke, rotate"
+    )
     actions = keys.add_subparsers(dest="action", required=True, metavar="ACTION")
 
     create = actions.add_parser("create", parents=[common], help="create a key (shown once)")
@@ -137,6 +171,12 @@ def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     revoke = actions.add_parser("revoke", parents=[common], help="revoke a key for good")
     revoke.add_argument("key_id")
     revoke.set_defaults(handler=revoke_key)
+
+    rotate = actions.add_parser(
+        "rotate", parents=[common], help="new secret now; the old one keeps working for its grace"
+    )
+    rotate.add_argument("key_id")
+    rotate.set_defaults(handler=rotate_key)
 
 
 def describe(key: dict[str, Any]) -> str:
@@ -205,4 +245,17 @@ def revoke_key(args: argparse.Namespace, client: AdminClient) -> int:
         print_json(key)
     else:
         print(f"Revoked key {key['name']} ({key['id']}).")
+    return 0
+
+
+def rotate_key(args: argparse.Namespace, client: AdminClient) -> int:
+    rotated = client.post(f"{KEYS_PATH}/{path_id(args.key_id)}/rotate", {})
+    if args.json:
+        print_json(rotated)
+        return 0
+    print(describe(rotated))
+    print(f"\nnew key: {rotated['key']}")
+    if rotated.get("delivered_to"):
+        print(f"Delivered to the Secrets Manager secret {rotated['delivered_to']}.")
+    print("The old secret keeps working through its grace period; give your app the new one.")
     return 0

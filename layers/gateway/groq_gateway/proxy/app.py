@@ -17,7 +17,7 @@ import math
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -158,11 +158,12 @@ class Proxy:
             if endpoint is None:
                 raise not_found(f"Unknown request URL: {request.method} /openai/v1/{path}.")
             principal = await self.authenticator.authenticate(request.headers.get("authorization"))
+            peer = request.client.host if request.client else None
+            principal = replace(principal, source_ip=client_ip(request.headers, peer))
             telemetry.key_id, telemetry.team_id = principal.key.key_id, principal.key.team_id
             check_team(principal)
             check_endpoint(principal, endpoint)
-            peer = request.client.host if request.client else None
-            check_source(principal, client_ip(request.headers, peer))
+            check_source(principal)
             forward = self.prepare(principal, endpoint, await read_body(request), request)
             telemetry.model = forward.model
             admission = await self.admit(principal, forward)
@@ -281,6 +282,17 @@ class Proxy:
     ) -> None:
         """Replace the reservation with what the request really used (nothing, if it failed)."""
         usage = None if observed is None else self.usage_record(principal, forward, observed)
+        also = []
+        if principal.uses_replaced_secret and principal.secret is not None:
+            also.append(
+                self.store.secret_use.seen_update(
+                    principal.key.key_id,
+                    principal.secret.secret_hash,
+                    utcnow(),
+                    principal.source_ip,
+                    principal.secret.retire_by,
+                )
+            )
         if usage is not None:
             telemetry.prompt_tokens, telemetry.completion_tokens = (
                 usage.prompt_tokens,
@@ -292,7 +304,7 @@ class Proxy:
         try:
             await anyio.to_thread.run_sync(
                 lambda: self.store.counters.settle(
-                    admission, tokens=tokens, micros=micros, usage=usage
+                    admission, tokens=tokens, micros=micros, usage=usage, also=also
                 )
             )
         except StoreUnavailableError as error:

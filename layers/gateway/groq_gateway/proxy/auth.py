@@ -17,8 +17,8 @@ import anyio.to_thread
 from groq_gateway.cache import TTLCache
 from groq_gateway.errors import invalid_api_key, service_unavailable
 from groq_gateway.keys import GATEWAY_KEY_PREFIX, bearer_token, hash_secret, parse_key
-from groq_gateway.models import GatewayKey, Team, utcnow
-from groq_gateway.proxy.policy import Principal
+from groq_gateway.models import GatewayKey, KeyStatus, Team, utcnow
+from groq_gateway.proxy.policy import Principal, budget_paused
 from groq_gateway.store import GatewayStore, StoreUnavailableError
 
 R = TypeVar("R")
@@ -47,18 +47,26 @@ class KeyAuthenticator:
             raise invalid_api_key()
         now = self._now()
         presented = hash_secret(parsed.key_id, parsed.secret)
-        matches = any(
-            hmac.compare_digest(presented, version.secret_hash) and version.usable_at(now)
-            for version in key.secrets
+        secret = next(
+            (
+                version
+                for version in key.secrets
+                if hmac.compare_digest(presented, version.secret_hash) and version.usable_at(now)
+            ),
+            None,
         )
-        if not matches or not key.is_usable_at(now):
+        if secret is None:
+            raise invalid_api_key()
+        if key.status is KeyStatus.PAUSED and key.paused_reason == "budget":
+            raise budget_paused(f"Key `{key.name}`")
+        if not key.is_usable_at(now):
             raise invalid_api_key()
         team = None
         if key.team_id:
             team = await self._cached(self._teams, key.team_id, self._store.teams.get)
             if team is None:
                 raise invalid_api_key()
-        return Principal(key, team)
+        return Principal(key, team, secret)
 
     async def _cached(
         self, cache: TTLCache[str, R | None], record_id: str, load: Callable[[str], R | None]

@@ -12,16 +12,24 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from groq_gateway.errors import GatewayError
-from groq_gateway.models import GatewayKey, Team, TeamStatus
+from groq_gateway.models import GatewayKey, SecretVersion, Team, TeamStatus
 from groq_gateway.proxy.endpoints import Endpoint
 
 
 @dataclass(frozen=True)
 class Principal:
-    """The caller: an authenticated key and its team (if it has one)."""
+    """The caller: an authenticated key, its team (if it has one), the secret it presented
+    and the address it called from."""
 
     key: GatewayKey
     team: Team | None
+    secret: SecretVersion | None = None
+    source_ip: str | None = None
+
+    @property
+    def uses_replaced_secret(self) -> bool:
+        """A rotation replaced the presented secret: its use is tracked until it retires."""
+        return self.secret is not None and not self.secret.is_current
 
 
 @dataclass(frozen=True)
@@ -30,19 +38,25 @@ class ModelChoice:
     alias_from: str | None  # what the client asked for, when an alias replaced it
 
 
+def budget_paused(subject: str) -> GatewayError:
+    """The answer for a key or team the usage poller paused at 100 % of its budget: final
+    for the SDKs (no retry) until the budget is raised or the billing month ends."""
+    return GatewayError(
+        429,
+        f"{subject} has reached its monthly budget; requests resume when the budget is raised "
+        "or the billing month ends.",
+        type="insufficient_quota",
+        code="spending_cap_reached",
+        headers={"x-should-retry": "false"},
+    )
+
+
 def check_team(principal: Principal) -> None:
     team = principal.team
     if team is None or team.status is TeamStatus.ACTIVE:
         return
     if team.paused_reason == "budget":
-        raise GatewayError(
-            429,
-            f"Team `{team.team_id}` has reached its monthly budget; requests resume when the "
-            "budget is raised or the billing month ends.",
-            type="insufficient_quota",
-            code="spending_cap_reached",
-            headers={"x-should-retry": "false"},
-        )
+        raise budget_paused(f"Team `{team.team_id}`")
     raise GatewayError(
         403,
         f"Team `{team.team_id}` is paused: {team.paused_reason or 'by an admin'}.",
@@ -73,12 +87,12 @@ def client_ip(headers: Mapping[str, str], peer: str | None) -> str | None:
     return peer
 
 
-def check_source(principal: Principal, ip: str | None) -> None:
+def check_source(principal: Principal) -> None:
     cidrs = principal.key.allowed_cidrs
     if cidrs is None:
         return
     try:
-        address = ipaddress.ip_address(ip or "")
+        address = ipaddress.ip_address(principal.source_ip or "")
     except ValueError:
         address = None
     if address is None or not any(

@@ -20,6 +20,9 @@ from groq_gateway.store.audit import AuditStore
 from groq_gateway.store.catalog import CatalogStore
 from groq_gateway.store.counters import CounterStore
 from groq_gateway.store.keys import KeyStore
+from groq_gateway.store.notices import NoticeStore
+from groq_gateway.store.rollups import RollupStore
+from groq_gateway.store.secret_use import SecretUseStore
 from groq_gateway.store.table import ConditionFailedError, StoreUnavailableError, Table
 from groq_gateway.store.teams import TeamStore
 from groq_gateway.store.usage import UsageStore
@@ -38,6 +41,9 @@ class GatewayStore:
         self.usage = UsageStore(self.table)
         self.audit = AuditStore(self.table)
         self.admin_keys = AdminKeyStore(self.table)
+        self.secret_use = SecretUseStore(self.table)
+        self.rollups = RollupStore(self.table)
+        self.notices = NoticeStore(self.table)
 
 
 __all__ = ["ConditionFailedError", "GatewayStore", "StoreUnavailableError"]

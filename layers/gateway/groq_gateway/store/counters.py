@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -206,12 +207,19 @@ class CounterStore:
         return self.table.get(key["pk"], key["sk"])
 
     def settle(
-        self, admission: Admission, *, tokens: int, micros: int, usage: UsageRecord | None
+        self,
+        admission: Admission,
+        *,
+        tokens: int,
+        micros: int,
+        usage: UsageRecord | None,
+        also: Sequence[dict[str, Any]] = (),
     ) -> None:
         """Replace what admission reserved with the real figures; add the metering item.
 
         A failed upstream call settles with ``tokens=0, micros=0, usage=None``: it is never
-        metered as spend, and its reservation is released.
+        metered as spend, and its reservation is released. ``also`` are further updates to
+        write in the same transaction (e.g. the use of a replaced secret).
         """
         plan = admission.plan
         updates: list[dict[str, Any]] = []
@@ -242,6 +250,7 @@ class CounterStore:
             )
         if usage is not None:
             updates.append(usage_update(self.table, usage))
+        updates.extend(also)
         if len(updates) == 1:
             self.table.call("update_item", **updates[0])
         elif updates:

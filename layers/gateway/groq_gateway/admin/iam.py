@@ -1,0 +1,247 @@
+"""IAM (SigV4) callers of the admin API: the identity API Gateway vouches for, and its role.
+
+Every admin route exists twice (template.yaml). Under ``/openai/v1/...`` the app checks a
+bearer admin key. Under ``/iam/openai/v1/...`` API Gateway checks a SigV4 signature
+(``AWS_IAM``) before the function runs, and the app reads who signed from the request context
+that the Lambda Web Adapter hands it in the ``x-amzn-request-context`` header: the REST
+event's ``requestContext`` as JSON, with the caller in ``identity.userArn`` and
+``identity.accountId`` and the route API Gateway matched in ``resourcePath``. The adapter sets
+that header itself, replacing any copy a client sent (and ``groq-gateway dev`` drops a
+client's copy), so the header is API Gateway's word. One mechanism per prefix: an ``/iam/``
+path never accepts a bearer key, and the other paths never read an IAM identity.
+
+Which principals may do what comes from two comma-separated lists of ARNs,
+``ADMIN_IAM_FULL_ARNS`` and ``ADMIN_IAM_READ_ONLY_ARNS`` (template parameters
+``AdminIamFullArns`` and ``AdminIamReadOnlyArns``):
+
+- both empty (the default): every principal of the account that owns the API is ``full``;
+  principals of other accounts are refused;
+- otherwise only listed principals get in; one on both lists is ``read_only``.
+
+An entry is an exact principal ARN (``arn:aws:iam::123456789012:user/alice``), a role ARN,
+which also matches every session of that role
+(``arn:aws:sts::123456789012:assumed-role/Ops/alice`` for ``arn:aws:iam::123456789012:role/Ops``),
+or an account's ``:root`` ARN, which, as in IAM policies, stands for every principal of that
+account. Wildcards are not accepted.
+
+Example::
+
+    access = IamAccess(read_only=("arn:aws:iam::123456789012:role/Dashboards",))
+    principal = access.principal(request.headers.get(REQUEST_CONTEXT_HEADER))
+    principal.role  # AdminRole.READ_ONLY for a Dashboards session; 403 for anyone else
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from groq_gateway.admin.records import AdminRole
+from groq_gateway.admin.service import AdminPrincipal
+from groq_gateway.errors import GatewayError
+
+# The prefix of the IAM-authenticated copy of every admin route.
+IAM_PATH_PREFIX = "/iam"
+# Where the Lambda Web Adapter puts API Gateway's requestContext (JSON).
+REQUEST_CONTEXT_HEADER = "x-amzn-request-context"
+# Set on every HTTP scope by IamRoutes: True when the request came in under IAM_PATH_PREFIX.
+IAM_ROUTE_SCOPE_KEY = "groq_gateway.iam_route"
+
+FULL_ARNS_VARIABLE = "ADMIN_IAM_FULL_ARNS"
+READ_ONLY_ARNS_VARIABLE = "ADMIN_IAM_READ_ONLY_ARNS"
+
+_ARN = re.compile(
+    r"^arn:(?P<partition>aws[a-z-]*):(?P<service>iam|sts)::(?P<account>\d{12}):"
+    r"(?P<resource>[A-Za-z0-9+=,.@_/-]+)$"
+)
+
+
+class IamRoutes:
+    """Serve ``/iam/openai/v1/...`` as ``/openai/v1/...``, marked (``IAM_ROUTE_SCOPE_KEY``) so
+    that authentication takes the caller from API Gateway's IAM check, not from a bearer key.
+
+    Example::
+
+        app.add_middleware(IamRoutes)  # GET /iam/openai/v1/teams runs GET /openai/v1/teams
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path: str = scope["path"]
+            iam_route = path.startswith(f"{IAM_PATH_PREFIX}/")
+            scope = {**scope, IAM_ROUTE_SCOPE_KEY: iam_route}
+            if iam_route:
+                scope["path"] = path.removeprefix(IAM_PATH_PREFIX)
+                raw_path = scope.get("raw_path")
+                if isinstance(raw_path, bytes):
+                    scope["raw_path"] = raw_path.removeprefix(IAM_PATH_PREFIX.encode())
+        await self.app(scope, receive, send)
+
+
+def is_iam_route(scope: Scope) -> bool:
+    """Whether the request came in under ``/iam/`` (see :class:`IamRoutes`)."""
+    return scope.get(IAM_ROUTE_SCOPE_KEY) is True
+
+
+@dataclass(frozen=True)
+class IamIdentity:
+    """Who API Gateway says signed the request.
+
+    ``arn`` is ``identity.userArn`` (for a role, the session:
+    ``arn:aws:sts::123456789012:assumed-role/Ops/alice``), ``account_id`` the caller's account
+    and ``api_account_id`` the account that owns the API (the context's ``accountId``).
+    """
+
+    arn: str
+    account_id: str
+    api_account_id: str | None
+
+    @property
+    def name(self) -> str:
+        """The ARN's resource part, e.g. ``user/alice`` or ``assumed-role/Ops/alice``."""
+        return self.arn.split(":", 5)[5]
+
+
+def identity_from_context(raw: str | None) -> IamIdentity | None:
+    """The IAM identity in API Gateway's request context, or ``None`` when there is none.
+
+    The context must come from an ``/iam/`` route (its ``resourcePath``) and name a principal
+    ARN whose account is the identity's ``accountId``; anything else is ``None``.
+
+    Example::
+
+        identity_from_context('{"resourcePath": "/iam/openai/v1/teams", "accountId":'
+                              ' "123456789012", "identity": {"accountId": "123456789012",'
+                              ' "userArn": "arn:aws:iam::123456789012:user/alice"}}').name
+        # 'user/alice'
+    """
+    if not raw:
+        return None
+    try:
+        context: Any = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(context, dict):
+        return None
+    resource_path = context.get("resourcePath")
+    identity = context.get("identity")
+    if not isinstance(resource_path, str) or not resource_path.startswith(f"{IAM_PATH_PREFIX}/"):
+        return None
+    if not isinstance(identity, dict):
+        return None
+    arn, account_id = identity.get("userArn"), identity.get("accountId")
+    if not isinstance(arn, str) or not isinstance(account_id, str):
+        return None
+    parsed = _ARN.fullmatch(arn)
+    if parsed is None or parsed["account"] != account_id:
+        return None
+    api_account_id = context.get("accountId")
+    return IamIdentity(
+        arn=arn,
+        account_id=account_id,
+        api_account_id=api_account_id if isinstance(api_account_id, str) else None,
+    )
+
+
+def principal_matches(entry: str, arn: str) -> bool:
+    """Whether an allowlist entry admits the principal ``arn``.
+
+    Example::
+
+        principal_matches("arn:aws:iam::123456789012:role/Ops",
+                          "arn:aws:sts::123456789012:assumed-role/Ops/alice")  # True
+    """
+    if entry == arn:
+        return True
+    wanted, caller = _ARN.fullmatch(entry), _ARN.fullmatch(arn)
+    if wanted is None or caller is None:
+        return False
+    if (wanted["partition"], wanted["account"]) != (caller["partition"], caller["account"]):
+        return False
+    if wanted["service"] != "iam":
+        return False
+    if wanted["resource"] == "root":
+        return True
+    if wanted["resource"].startswith("role/") and caller["service"] == "sts":
+        # A role's path is not part of its session ARNs: only its name is.
+        role_name = wanted["resource"].rsplit("/", 1)[1]
+        return caller["resource"].startswith(f"assumed-role/{role_name}/")
+    return False
+
+
+def _checked(entries: Iterable[str], variable: str) -> tuple[str, ...]:
+    checked = tuple(entries)
+    for entry in checked:
+        if _ARN.fullmatch(entry) is None:
+            raise ValueError(
+                f"{variable}: {entry!r} is not an IAM principal ARN (e.g. "
+                "arn:aws:iam::123456789012:role/Ops; no wildcards)"
+            )
+    return checked
+
+
+def missing_iam_identity() -> GatewayError:
+    """401 for an ``/iam/`` request that API Gateway did not authenticate."""
+    return GatewayError(
+        401,
+        "Routes under /iam/ take the caller from API Gateway's IAM (SigV4) check, and this "
+        "request came without an IAM identity. Sign it with SigV4, or call /openai/v1/... "
+        "with an admin key.",
+        code="missing_iam_identity",
+    )
+
+
+def principal_not_allowed(arn: str) -> GatewayError:
+    """403 for an authenticated IAM principal that may not use the admin API."""
+    return GatewayError(
+        403,
+        f"The IAM principal {arn} may not use the admin API: it is not in "
+        f"{FULL_ARNS_VARIABLE} or {READ_ONLY_ARNS_VARIABLE} (or, when both are empty, not of "
+        "the account that owns the API).",
+        type="permission_error",
+        code="iam_principal_not_allowed",
+    )
+
+
+@dataclass(frozen=True)
+class IamAccess:
+    """The admin roles of IAM principals: ``full`` and ``read_only`` allowlists of ARNs."""
+
+    full: tuple[str, ...] = ()
+    read_only: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        _checked(self.full, FULL_ARNS_VARIABLE)
+        _checked(self.read_only, READ_ONLY_ARNS_VARIABLE)
+
+    def role_of(self, identity: IamIdentity) -> AdminRole | None:
+        """The identity's role, or ``None`` when it may not use the admin API."""
+        if not self.full and not self.read_only:
+            same_account = identity.account_id == identity.api_account_id
+            return AdminRole.FULL if same_account else None
+        if any(principal_matches(entry, identity.arn) for entry in self.read_only):
+            return AdminRole.READ_ONLY
+        if any(principal_matches(entry, identity.arn) for entry in self.full):
+            return AdminRole.FULL
+        return None
+
+    def principal(self, raw_context: str | None) -> AdminPrincipal:
+        """The admin principal behind an ``/iam/`` request: its ARN is the audit log's actor.
+
+        401 without an IAM identity in the context, 403 for a principal without a role.
+        """
+        identity = identity_from_context(raw_context)
+        if identity is None:
+            raise missing_iam_identity()
+        role = self.role_of(identity)
+        if role is None:
+            raise principal_not_allowed(identity.arn)
+        return AdminPrincipal(actor_id=identity.arn, name=identity.name, role=role)
