@@ -1,5 +1,6 @@
 """The proxy and admin apps in this process, behind the template's routes, against moto's
-server and the Groq simulator (reached in-process through httpx's ASGI transport)."""
+server and the Groq simulator (reached in-process through httpx's ASGI transport). The routes
+that need IAM take SigV4 signatures made with the local credentials, as in `groq-gateway dev`."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 from starlette.applications import Starlette
 
 from groq_gateway.admin.app import create_app as create_admin_app
+from groq_gateway.devserver.iam import LOCAL_IAM
 from groq_gateway.devserver.routing import ApiRouter, ASGIApp
 from groq_gateway.devserver.template import ApiRoute, TemplateModel
 from groq_gateway.proxy.app import create_app as create_proxy_app
@@ -71,7 +73,7 @@ async def gateway(
         if function.is_web_app
         for route in function.routes
     ]
-    transport = httpx.ASGITransport(app=ApiRouter(routes))
+    transport = httpx.ASGITransport(app=ApiRouter(routes, iam=LOCAL_IAM))
     async with (
         httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client,
         httpx.AsyncClient(transport=upstream_transport, base_url="http://upstream.test") as up,

@@ -26,9 +26,10 @@ ADMIN_KEY_VARIABLE = "GROQ_GATEWAY_ADMIN_KEY"
 
 
 def connection_options(*, defaults: bool) -> argparse.ArgumentParser:
-    """``--url``, ``--admin-key`` and ``--json``, for the top-level parser (``defaults``: from
-    the environment) and again for each command (``defaults=False``: given there or not at
-    all), so they work before or after the command's name."""
+    """``--url``, ``--admin-key`` (or ``--sigv4`` and ``--region``) and ``--json``, for the
+    top-level parser (``defaults``: from the environment) and again for each command
+    (``defaults=False``: given there or not at all), so they work before or after the
+    command's name."""
     parent = argparse.ArgumentParser(add_help=False)
     unset = argparse.SUPPRESS
     parent.add_argument(
@@ -42,6 +43,19 @@ def connection_options(*, defaults: bool) -> argparse.ArgumentParser:
         metavar="KEY",
         default=os.environ.get(ADMIN_KEY_VARIABLE) if defaults else unset,
         help=f"an admin key (default: ${ADMIN_KEY_VARIABLE})",
+    )
+    parent.add_argument(
+        "--sigv4",
+        action="store_true",
+        default=False if defaults else unset,
+        help="sign requests with SigV4 from the usual AWS credential chain and call the admin "
+        "routes under /iam (IAM) instead of using an admin key",
+    )
+    parent.add_argument(
+        "--region",
+        default=None if defaults else unset,
+        help="the gateway's AWS region, for --sigv4 (default: $AWS_REGION, else the AWS "
+        "configuration)",
     )
     parent.add_argument(
         "--json",

@@ -1,8 +1,15 @@
 """The admin API over HTTP, for the command line: one call per method, errors as one line.
 
+Two ways in, as the gateway offers them: an admin key (:class:`AdminKeyAuth`, on
+``/openai/v1/...``) or a SigV4 signature made with the usual AWS credential chain
+(:class:`IamAuth`, on the same routes under ``/iam``, which API Gateway checks with IAM).
+Credentials are only ever put into request headers: never printed, never logged.
+
 Example::
 
-    client = AdminClient("http://127.0.0.1:3000", admin_key)
+    client = AdminClient("http://127.0.0.1:3000", AdminKeyAuth(admin_key))
+    client = AdminClient("https://<api>.execute-api.eu-west-1.amazonaws.com/prod",
+                         IamAuth.from_aws_chain(region=None))
     key = client.post("/openai/v1/api-keys", {"name": "chatbot-prod"})
     for team in client.list_all("/openai/v1/teams"):
         print(team["id"])
@@ -10,13 +17,22 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+from collections.abc import Generator, Iterator
 from typing import Any
 from urllib.parse import quote
 
 import httpx
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from botocore.session import Session
 
 TIMEOUT_SECONDS = 30.0
+# API Gateway's service name in SigV4 credential scopes.
+SIGV4_SERVICE = "execute-api"
+# The headers IamAuth adds to a request: the signature, its date and a session token.
+SIGV4_HEADERS = ("authorization", "x-amz-date", "x-amz-security-token")
 
 
 class CliError(Exception):
@@ -51,11 +67,85 @@ def api_error(response: httpx.Response) -> ApiError:
     return ApiError(f"{message} ({detail})", response.status_code, code)
 
 
+class AdminKeyAuth(httpx.Auth):
+    """``Authorization: Bearer <admin key>``, for the admin routes under ``/openai/v1``."""
+
+    path_prefix = ""
+
+    def __init__(self, admin_key: str) -> None:
+        self._authorization = f"Bearer {admin_key}"
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["authorization"] = self._authorization
+        yield request
+
+
+class IamAuth(httpx.Auth):
+    """A SigV4 signature (service ``execute-api``) for the admin routes' IAM copies under
+    ``/iam/openai/v1``, made with botocore from AWS credentials (refreshed as they expire).
+
+    Signed: the method, path, query, ``host``, ``content-type`` (when there is a body) and the
+    body; botocore adds ``x-amz-date`` and, for temporary credentials, ``x-amz-security-token``.
+
+    Example::
+
+        auth = IamAuth.from_aws_chain(region="eu-west-1")
+        httpx.get(f"{stage_url}/iam/openai/v1/teams", auth=auth)
+    """
+
+    path_prefix = "/iam"
+    requires_request_body = True
+
+    def __init__(self, credentials: Credentials, region: str) -> None:
+        self._credentials = credentials
+        self.region = region
+
+    @classmethod
+    def from_aws_chain(cls, region: str | None) -> IamAuth:
+        """Credentials from the usual AWS chain (environment, shared files and profiles, SSO,
+        container or instance role); the region from ``region``, else ``$AWS_REGION``, else
+        the AWS configuration (``$AWS_DEFAULT_REGION``, the profile). :class:`CliError` (exit
+        code 2) when either is missing."""
+        session = Session()
+        region = region or os.environ.get("AWS_REGION") or session.get_config_variable("region")
+        if not region:
+            raise CliError(
+                "give the gateway's AWS region with --region (or $AWS_REGION or an AWS profile)",
+                exit_code=2,
+            )
+        credentials = session.get_credentials()
+        if credentials is None:
+            raise CliError(
+                "--sigv4 found no AWS credentials (environment, ~/.aws, SSO, container or "
+                "instance role)",
+                exit_code=2,
+            )
+        return cls(credentials, region)
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        headers = {"host": request.headers["host"]}
+        if request.content and "content-type" in request.headers:
+            headers["content-type"] = request.headers["content-type"]
+        signed = AWSRequest(
+            method=request.method, url=str(request.url), headers=headers, data=request.content
+        )
+        frozen = self._credentials.get_frozen_credentials()
+        SigV4Auth(frozen, SIGV4_SERVICE, self.region).add_auth(signed)
+        for name in SIGV4_HEADERS:
+            value = signed.headers.get(name)
+            if value is not None:
+                request.headers[name] = value
+        yield request
+
+
+AdminAuth = AdminKeyAuth | IamAuth
+
+
 class AdminClient:
     def __init__(
         self,
         base_url: str,
-        admin_key: str,
+        auth: AdminAuth,
         *,
         transport: httpx.BaseTransport | None = None,
         timeout: float = TIMEOUT_SECONDS,
@@ -64,8 +154,10 @@ class AdminClient:
         root = base_url.rstrip("/").removesuffix("/openai/v1")
         self.base_url = root
         self._http = httpx.Client(
-            base_url=root,
-            headers={"authorization": f"Bearer {admin_key}", "accept": "application/json"},
+            # Requests go to <root><prefix>/openai/v1/...: the prefix picks the way in.
+            base_url=root + auth.path_prefix,
+            auth=auth,
+            headers={"accept": "application/json"},
             transport=transport,
             timeout=timeout,
         )

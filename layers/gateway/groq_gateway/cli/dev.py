@@ -3,7 +3,9 @@
 What starts, in order: moto's server (DynamoDB, Secrets Manager, SNS) provisioned from
 template.yaml; the Groq simulator when ``--simulate`` is given; the proxy and admin apps loaded
 from ``functions/`` behind a local copy of API Gateway's routing; the scheduled functions on a
-local timer. ``GET /healthz`` answers 200 once all of it is up. SIGINT or SIGTERM stops
+local timer. ``GET /healthz`` answers 200 once all of it is up. The admin routes' ``/iam/``
+copies take SigV4 signatures made with the local credentials (``LOCAL_AWS_ENV``), as API
+Gateway's ``AWS_IAM`` check would. SIGINT or SIGTERM stops
 everything it started.
 """
 
@@ -20,6 +22,7 @@ from pathlib import Path
 import uvicorn
 
 from groq_gateway.devserver.functions import load_handler, load_web_app
+from groq_gateway.devserver.iam import LOCAL_IAM
 from groq_gateway.devserver.local_aws import (
     LOCAL_AWS_ENV,
     free_port,
@@ -169,7 +172,7 @@ def _run(args: argparse.Namespace) -> int:
         print(banner(base, admin_key, upstream_url, args.simulate, endpoint), flush=True)
         server = uvicorn.Server(
             uvicorn.Config(
-                ApiRouter(routes),
+                ApiRouter(routes, iam=LOCAL_IAM),
                 host=args.host,
                 port=args.port,
                 lifespan="on",
@@ -187,6 +190,9 @@ def banner(base: str, admin_key: str, upstream: str, simulated: bool, endpoint: 
 Groq gateway running on {base}   (upstream: {source}; local AWS: {endpoint})
 
 Admin key: {admin_key}
+The admin API with IAM (SigV4) instead, as {LOCAL_IAM.user_arn} (the local credentials):
+  AWS_ACCESS_KEY_ID={LOCAL_IAM.access_key_id} AWS_SECRET_ACCESS_KEY={LOCAL_IAM.secret_access_key} \\
+    groq-gateway keys list --url {base} --sigv4 --region {LOCAL_IAM.region}
 
 Create a gateway key:
   curl -s {base}/openai/v1/api-keys \\

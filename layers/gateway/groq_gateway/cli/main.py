@@ -1,7 +1,9 @@
 """The ``groq-gateway`` command line: the local run and the admin API.
 
 Admin commands talk to a gateway (``--url``, default ``$GROQ_GATEWAY_URL``) with an admin key
-(``--admin-key``, default ``$GROQ_GATEWAY_ADMIN_KEY``); ``--json`` prints the API's JSON.
+(``--admin-key``, default ``$GROQ_GATEWAY_ADMIN_KEY``) or, with ``--sigv4`` (and ``--region``),
+with a SigV4 signature from the usual AWS credential chain on the admin routes under ``/iam``;
+``--json`` prints the API's JSON.
 An error is one line on stderr and a non-zero exit code (1: the gateway refused or could not
 be reached; 2: the command line is incomplete).
 
@@ -12,6 +14,7 @@ Example::
     groq-gateway teams apply examples/teams.yaml
     groq-gateway keys create chatbot-prod --team chatbot --rpm 500 --tpm 100000
     groq-gateway usage
+    groq-gateway --url "$STAGE_URL" --sigv4 --region eu-west-1 audit
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import httpx
 
 from groq_gateway.cli import admin_keys, keys, reports, teams
 from groq_gateway.cli.arguments import ADMIN_KEY_VARIABLE, URL_VARIABLE, connection_options
-from groq_gateway.cli.client import AdminClient, CliError
+from groq_gateway.cli.client import AdminAuth, AdminClient, AdminKeyAuth, CliError, IamAuth
 
 Handler = Callable[[argparse.Namespace, AdminClient], int]
 DEV_HELP = "run the whole gateway locally on one port"
@@ -56,6 +59,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def admin_auth(args: argparse.Namespace) -> AdminAuth:
+    """How to authenticate: SigV4 with ``--sigv4`` (the admin key is then not sent), else the
+    admin key."""
+    if args.sigv4:
+        return IamAuth.from_aws_chain(args.region)
+    if not args.client_admin_key:
+        raise CliError(f"give an admin key with --admin-key or ${ADMIN_KEY_VARIABLE}", exit_code=2)
+    return AdminKeyAuth(args.client_admin_key)
+
+
 def run_admin_command(
     args: argparse.Namespace, transport: httpx.BaseTransport | None = None
 ) -> int:
@@ -64,11 +77,7 @@ def run_admin_command(
     try:
         if not args.url:
             raise CliError(f"give the gateway's URL with --url or ${URL_VARIABLE}", exit_code=2)
-        if not args.client_admin_key:
-            raise CliError(
-                f"give an admin key with --admin-key or ${ADMIN_KEY_VARIABLE}", exit_code=2
-            )
-        client = AdminClient(args.url, args.client_admin_key, transport=transport)
+        client = AdminClient(args.url, admin_auth(args), transport=transport)
         try:
             return handler(args, client)
         finally:

@@ -31,6 +31,8 @@ from groq_gateway.devserver.template import TemplateModel
 LOCAL_REGION = "us-east-1"
 LOCAL_ACCOUNT = "123456789012"
 LOCAL_STACK_NAME = "groq-gateway-local"
+# Who the local credentials are, as API Gateway's IAM check would name them (devserver.iam).
+LOCAL_USER_ARN = f"arn:aws:iam::{LOCAL_ACCOUNT}:user/local"
 
 # Credentials moto accepts; exported to every local process so boto3 never looks further.
 LOCAL_AWS_ENV = {

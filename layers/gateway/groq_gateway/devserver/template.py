@@ -52,10 +52,27 @@ def load_template(path: Path) -> dict[str, Any]:
     return document
 
 
+# The one API Gateway authoriser the template uses (on the admin routes' /iam/ copies).
+AWS_IAM = "AWS_IAM"
+
+
 @dataclass(frozen=True)
 class ApiRoute:
+    """One ``Api`` event: the method, the path template and the event's ``Auth.Authorizer``.
+
+    Example::
+
+        ApiRoute("ANY", "/iam/openai/v1/teams", authorizer=AWS_IAM).needs_iam  # True
+    """
+
     method: str  # "ANY" or an HTTP method
     path: str  # API Gateway path template, e.g. /openai/v1/{proxy+}
+    authorizer: str | None = None  # None: no authoriser (the app authenticates)
+
+    @property
+    def needs_iam(self) -> bool:
+        """API Gateway checks a SigV4 signature before the function sees the request."""
+        return self.authorizer == AWS_IAM
 
 
 @dataclass(frozen=True)
@@ -136,7 +153,14 @@ class TemplateModel:
             for event in (props.get("Events") or {}).values():
                 event_props = event.get("Properties", {})
                 if event.get("Type") == "Api":
-                    routes.append(ApiRoute(event_props["Method"].upper(), event_props["Path"]))
+                    auth = event_props.get("Auth") or {}
+                    routes.append(
+                        ApiRoute(
+                            event_props["Method"].upper(),
+                            event_props["Path"],
+                            authorizer=auth.get("Authorizer"),
+                        )
+                    )
                 elif event.get("Type") in ("ScheduleV2", "Schedule"):
                     raw_input = event_props.get("Input")
                     schedules.append(

@@ -17,11 +17,23 @@ import anyio.to_thread
 from groq_gateway.cache import TTLCache
 from groq_gateway.errors import invalid_api_key, service_unavailable
 from groq_gateway.keys import GATEWAY_KEY_PREFIX, bearer_token, hash_secret, parse_key
-from groq_gateway.models import GatewayKey, KeyStatus, Team, utcnow
+from groq_gateway.models import GatewayKey, KeyStatus, SecretVersion, Team, utcnow
 from groq_gateway.proxy.policy import Principal, budget_paused
 from groq_gateway.store import GatewayStore, StoreUnavailableError
 
 R = TypeVar("R")
+
+# An unknown secret for a cached key makes the record be read again, at most this often.
+REFRESH_INTERVAL_SECONDS = 1.0
+
+
+def _matching_secret(key: GatewayKey | None, presented: str, now: datetime) -> SecretVersion | None:
+    if key is None:
+        return None
+    for version in key.secrets:
+        if hmac.compare_digest(presented, version.secret_hash) and version.usable_at(now):
+            return version
+    return None
 
 
 class KeyAuthenticator:
@@ -35,6 +47,14 @@ class KeyAuthenticator:
         self._keys: TTLCache[str, GatewayKey | None] = TTLCache(ttl=cache_seconds)
         self._teams: TTLCache[str, Team | None] = TTLCache(ttl=cache_seconds)
         self._now = now
+        self._refreshed: TTLCache[str, bool] = TTLCache(ttl=REFRESH_INTERVAL_SECONDS)
+
+    def _may_refresh(self, key_id: str) -> bool:
+        recent, _ = self._refreshed.get(key_id)
+        if recent:
+            return False
+        self._refreshed.put(key_id, True)
+        return True
 
     async def authenticate(self, authorization: str | None) -> Principal:
         """The caller behind an ``Authorization`` header, or a 401 :class:`GatewayError`."""
@@ -42,20 +62,17 @@ class KeyAuthenticator:
         parsed = parse_key(token, GATEWAY_KEY_PREFIX) if token else None
         if parsed is None:
             raise invalid_api_key()
-        key = await self._cached(self._keys, parsed.key_id, self._store.keys.get)
-        if key is None:
-            raise invalid_api_key()
-        now = self._now()
         presented = hash_secret(parsed.key_id, parsed.secret)
-        secret = next(
-            (
-                version
-                for version in key.secrets
-                if hmac.compare_digest(presented, version.secret_hash) and version.usable_at(now)
-            ),
-            None,
-        )
-        if secret is None:
+        now = self._now()
+        key = await self._cached(self._keys, parsed.key_id, self._store.keys.get)
+        secret = _matching_secret(key, presented, now)
+        if secret is None and self._may_refresh(parsed.key_id):
+            # A secret minted since the record was cached (a rotation a moment ago) must
+            # work at once: read the record again, at most once a second per key.
+            self._keys.invalidate(parsed.key_id)
+            key = await self._cached(self._keys, parsed.key_id, self._store.keys.get)
+            secret = _matching_secret(key, presented, now)
+        if key is None or secret is None:
             raise invalid_api_key()
         if key.status is KeyStatus.PAUSED and key.paused_reason == "budget":
             raise budget_paused(f"Key `{key.name}`")
