@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import boto3
 import pytest
 
@@ -40,3 +45,31 @@ def test_rotate_needs_a_staged_key(secrets: tuple[object, str]) -> None:
     client, secret_id = secrets
     with pytest.raises(UpstreamError, match="no staged key"):
         rotate(client, secret_id)
+
+
+def test_the_console_script_stages_a_key_from_stdin(
+    local_aws: dict[str, str], aws_endpoint: str
+) -> None:
+    script = Path(sys.executable).with_name("groq-gateway")
+    result = subprocess.run(
+        [str(script), "upstream", "add-key", "--secret-id", local_aws["UpstreamKeySecret"]],
+        input="gsk_piped_in_key_0123456789\n",
+        capture_output=True,
+        text=True,
+        env={**os.environ, "AWS_ENDPOINT_URL": aws_endpoint},
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "gsk_pipe…" in result.stdout
+    assert "gsk_piped_in_key_0123456789" not in result.stdout + result.stderr
+    missing = subprocess.run(
+        [str(script), "upstream", "status"],
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in os.environ.items() if k != "GROQ_GATEWAY_UPSTREAM_SECRET"},
+        timeout=60,
+        check=False,
+    )
+    assert missing.returncode == 1
+    assert "--secret-id" in missing.stderr

@@ -25,12 +25,13 @@ from collections.abc import Callable
 
 import httpx
 
-from groq_gateway.cli import admin_keys, keys, reports, teams
+from groq_gateway.cli import admin_keys, keys, reports, teams, upstream
 from groq_gateway.cli.arguments import ADMIN_KEY_VARIABLE, URL_VARIABLE, connection_options
 from groq_gateway.cli.client import AdminAuth, AdminClient, AdminKeyAuth, CliError, IamAuth
 
 Handler = Callable[[argparse.Namespace, AdminClient], int]
 DEV_HELP = "run the whole gateway locally on one port"
+UPSTREAM_HELP = "the upstream Groq key pool: status, add-key, rotate"
 
 
 def dev_parser() -> argparse.ArgumentParser:
@@ -51,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     # `dev` parses its own options (dev_parser): its module loads the local AWS and server
     # stack, which the admin commands do not need, so it is imported only when it runs.
     commands.add_parser("dev", help=DEV_HELP, add_help=False)
+    # `upstream` talks to Secrets Manager with AWS credentials, not to the gateway.
+    upstream.add_arguments(commands.add_parser("upstream", help=UPSTREAM_HELP))
     common = connection_options(defaults=False)
     keys.add_commands(commands, common)
     teams.add_commands(commands, common)
@@ -97,6 +100,10 @@ def main(argv: list[str] | None = None) -> int:
         from groq_gateway.cli import dev
 
         return dev.run(dev_parser().parse_args(rest))
+    if args.command == "upstream":
+        if rest:
+            parser.error(f"unrecognized arguments: {' '.join(rest)}")
+        return upstream.run(args)
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     try:
