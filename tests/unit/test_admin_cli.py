@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import httpx
 import pytest
 
 from groq_gateway.cli.main import build_parser, run_admin_command
+from groq_gateway.devserver.iam import LOCAL_IAM, SignatureRefused, SignedRequest
 
 URL = "http://gateway.test"
 KEY = "test-admin-key"
@@ -224,3 +226,107 @@ def test_bad_option_values_are_refused_by_the_parser(
         build_parser().parse_args(argv)
     assert exited.value.code == 2
     assert message in capsys.readouterr().err
+
+
+# --- --sigv4 -------------------------------------------------------------------------------
+
+AWS_VARIABLES = (
+    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+    "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL",
+)  # fmt: skip
+
+
+@pytest.fixture
+def aws_chain(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
+    """An AWS credential chain that holds only the local credentials, from the environment;
+    no shared files and no instance metadata (nothing leaves the machine)."""
+    for name in AWS_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", LOCAL_IAM.access_key_id)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", LOCAL_IAM.secret_access_key)
+    monkeypatch.setenv("AWS_REGION", LOCAL_IAM.region)
+    return monkeypatch
+
+
+def as_signed(request: httpx.Request) -> SignedRequest:
+    return SignedRequest(
+        request.method, str(request.url), list(request.headers.items()), request.content
+    )
+
+
+def test_sigv4_signs_every_request_for_the_iam_routes_and_sends_no_admin_key(
+    aws_chain: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.method == "POST":
+            return httpx.Response(201, json={"id": "k" * 16, "name": "bot", "key": "ggw_x"})
+        return httpx.Response(200, json={"data": [], "has_more": False, "next_cursor": None})
+
+    aws_chain.setenv("GROQ_GATEWAY_ADMIN_KEY", KEY)  # present, but not what --sigv4 sends
+    aws_chain.setenv("AWS_SESSION_TOKEN", "session-token-0123456789")
+    assert run(["--url", f"{URL}/prod", "--sigv4", "keys", "list", "--team", "a b"], handler) == 0
+    assert run(["keys", "create", "bot", "--rpm", "5", "--url", URL, "--sigv4"], handler) == 0
+    listed, created = seen
+    assert (listed.method, listed.url.path) == ("GET", "/prod/iam/openai/v1/api-keys")
+    assert (created.method, created.url.path) == ("POST", "/iam/openai/v1/api-keys")
+    for request in seen:
+        assert request.headers["authorization"].startswith("AWS4-HMAC-SHA256 Credential=")
+        assert "/us-east-1/execute-api/aws4_request" in request.headers["authorization"]
+        assert KEY not in str(request.headers)
+        # API Gateway (here its local copy) accepts what the CLI signed.
+        LOCAL_IAM.verify(as_signed(request), now=datetime.now(UTC))
+    assert listed.url.query == b"team=a%20b&limit=100"  # sent as signed: SigV4's encoding
+    tampered = as_signed(created)
+    tampered = SignedRequest(tampered.method, tampered.url, tampered.headers, b'{"name": "x"}')
+    with pytest.raises(SignatureRefused):
+        LOCAL_IAM.verify(tampered, now=datetime.now(UTC))
+    captured = capsys.readouterr()
+    for secret in (LOCAL_IAM.secret_access_key, "session-token-0123456789"):
+        assert secret not in captured.out + captured.err
+
+
+def test_sigv4_takes_the_region_from_the_option_first(aws_chain: pytest.MonkeyPatch) -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"data": [], "has_more": False, "next_cursor": None})
+
+    aws_chain.delenv("AWS_REGION")
+    aws_chain.setenv("AWS_DEFAULT_REGION", "ap-south-1")
+    assert run(["--url", URL, "--sigv4", "teams", "list"], handler) == 0
+    assert run(["--url", URL, "--sigv4", "--region", "eu-west-1", "teams", "list"], handler) == 0
+    regions = [r.headers["authorization"].split("/")[2] for r in seen]
+    assert regions == ["ap-south-1", "eu-west-1"]
+
+
+@pytest.mark.parametrize(
+    ("unset", "message"),
+    [
+        (("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"), "--sigv4 found no AWS credentials"),
+        (("AWS_REGION",), "give the gateway's AWS region with --region"),
+    ],
+)
+def test_sigv4_without_credentials_or_region_is_one_line_and_exit_2(
+    aws_chain: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    unset: tuple[str, ...],
+    message: str,
+) -> None:
+    for name in unset:
+        aws_chain.delenv(name)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise AssertionError("nothing may be sent")
+
+    assert run(["--url", URL, "--sigv4", "teams", "list"], handler) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("groq-gateway: ")
+    assert message in err
+    assert err.count("\n") == 1

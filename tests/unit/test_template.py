@@ -247,26 +247,73 @@ def test_proxy_route_streams(resources: dict[str, dict[str, Any]]) -> None:
     assert properties["Timeout"] * 1000 > timeout_ms
 
 
+BEARER_ADMIN_ROUTES = {
+    ("/openai/v1/api-keys", "ANY"),
+    ("/openai/v1/api-keys/{proxy+}", "ANY"),
+    ("/openai/v1/admin-keys", "ANY"),
+    ("/openai/v1/admin-keys/{proxy+}", "ANY"),
+    ("/openai/v1/teams", "ANY"),
+    ("/openai/v1/teams/{proxy+}", "ANY"),
+    ("/openai/v1/usage", "GET"),
+    ("/openai/v1/usage/{proxy+}", "GET"),
+    ("/openai/v1/audit-log", "GET"),
+    ("/openai/v1/admin/openapi.json", "GET"),
+}
+# API Gateway checks SigV4 on these; InvokeRole NONE keeps SAM's default (the caller's own
+# credentials, which would need lambda:InvokeFunction) out of the integration.
+IAM_AUTH = {"Authorizer": "AWS_IAM", "InvokeRole": "NONE"}
+
+
 def test_admin_routes(resources: dict[str, dict[str, Any]]) -> None:
     events = props(resources, "AdminFunction")["Events"].values()
     routes = {(e["Properties"]["Path"], e["Properties"]["Method"]) for e in events}
     assert all(e["Type"] == "Api" for e in events)
     assert all(e["Properties"]["RestApiId"] == {"Ref": "GatewayApi"} for e in events)
     assert all("ResponseTransferMode" not in e["Properties"] for e in events)
-    assert routes == {
-        ("/openai/v1/api-keys", "ANY"),
-        ("/openai/v1/api-keys/{proxy+}", "ANY"),
-        ("/openai/v1/admin-keys", "ANY"),
-        ("/openai/v1/admin-keys/{proxy+}", "ANY"),
-        ("/openai/v1/teams", "ANY"),
-        ("/openai/v1/teams/{proxy+}", "ANY"),
-        ("/openai/v1/usage", "GET"),
-        ("/openai/v1/usage/{proxy+}", "GET"),
-        ("/openai/v1/audit-log", "GET"),
-        ("/openai/v1/admin/openapi.json", "GET"),
-    }
+    assert routes == BEARER_ADMIN_ROUTES | {(f"/iam{path}", m) for path, m in BEARER_ADMIN_ROUTES}
     env = props(resources, "AdminFunction")["Environment"]["Variables"]
     assert env["ADMIN_KEY_SECRET_ID"] == {"Ref": "AdminKeySecret"}
+    assert env["ADMIN_IAM_FULL_ARNS"] == {"Ref": "AdminIamFullArns"}
+    assert env["ADMIN_IAM_READ_ONLY_ARNS"] == {"Ref": "AdminIamReadOnlyArns"}
+
+
+def test_every_iam_route_needs_aws_iam_and_mirrors_a_bearer_route(
+    resources: dict[str, dict[str, Any]],
+) -> None:
+    """Two ways in, one set of routes: /iam/<route> with SigV4 for each bearer-key <route>."""
+    api_events = [
+        (logical_id, event["Properties"])
+        for logical_id, resource in of_type(resources, "AWS::Serverless::Function").items()
+        for event in (resource["Properties"].get("Events") or {}).values()
+        if event["Type"] == "Api"
+    ]
+    iam = {(p["Path"], p["Method"]) for lid, p in api_events if p["Path"].startswith("/iam/")}
+    bearer = {(p["Path"], p["Method"]) for lid, p in api_events if lid == "AdminFunction"} - iam
+    assert bearer == BEARER_ADMIN_ROUTES
+    assert iam == {(f"/iam{path}", method) for path, method in bearer}
+    for logical_id, properties in api_events:
+        if properties["Path"].startswith("/iam/"):
+            assert logical_id == "AdminFunction", properties["Path"]
+            assert properties.get("Auth") == IAM_AUTH, properties["Path"]
+        else:
+            assert "Auth" not in properties, properties["Path"]
+
+
+def test_iam_admin_parameters(template: dict[str, Any]) -> None:
+    params = template["Parameters"]
+    for name in ("AdminIamFullArns", "AdminIamReadOnlyArns"):
+        parameter = params[name]
+        assert (parameter["Type"], parameter["Default"]) == ("String", "")
+        pattern = re.compile(parameter["AllowedPattern"])
+        for good in (
+            "",
+            "arn:aws:iam::123456789012:role/Ops",
+            "arn:aws:iam::123456789012:user/alice,arn:aws:iam::210987654321:root",
+            "arn:aws-us-gov:sts::123456789012:assumed-role/Ops/alice@example.com",
+        ):
+            assert pattern.fullmatch(good), (name, good)
+        for bad in ("*", "arn:aws:iam::123456789012:role/*", "alice", "arn:aws:iam::1:root"):
+            assert not pattern.fullmatch(bad), (name, bad)
 
 
 @pytest.mark.parametrize(

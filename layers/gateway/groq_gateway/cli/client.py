@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 from collections.abc import Generator, Iterator
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import httpx
 from botocore.auth import SigV4Auth
@@ -55,6 +55,19 @@ class ApiError(CliError):
 def path_id(identifier: str) -> str:
     """An id as one path segment, whatever it holds."""
     return quote(identifier, safe="")
+
+
+def with_query(path: str, query: dict[str, Any]) -> str:
+    """``path?query`` with every value percent-encoded as SigV4 canonicalises it (``%20``, not
+    ``+``), so that what is sent is what was signed, for API Gateway as for any server.
+
+    Example::
+
+        with_query("/openai/v1/api-keys", {"team": "a b"})  # '/openai/v1/api-keys?team=a%20b'
+    """
+    if not query:
+        return path
+    return f"{path}?{urlencode(query, quote_via=quote, safe='-_.~')}"
 
 
 def api_error(response: httpx.Response) -> ApiError:
@@ -177,7 +190,7 @@ class AdminClient:
         the gateway cannot be reached."""
         query = {k: v for k, v in (params or {}).items() if v is not None}
         try:
-            response = self._http.request(method, path, params=query, json=body)
+            response = self._http.request(method, with_query(path, query), json=body)
         except httpx.TimeoutException:
             raise CliError(
                 f"the gateway at {self.base_url} did not answer within {TIMEOUT_SECONDS:.0f} s"
