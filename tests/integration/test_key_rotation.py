@@ -9,12 +9,16 @@ from typing import Any
 
 import anyio
 import boto3
+import httpx
 import pytest
 
 from groq_gateway.key_rotation import KeyRotator
 from groq_gateway.models import utcnow
+from groq_gateway.proxy.app import create_app as create_proxy_app
 from groq_gateway.rotation import handle_rotation_event
-from tests.conftest import ADMIN_KEY
+from groq_gateway.simulator import SimulatorConfig
+from groq_gateway.simulator import create_app as create_simulator
+from tests.conftest import ADMIN_KEY, STAGED_UPSTREAM_KEY
 from tests.integration.conftest import LocalGateway
 from tests.integration.test_proxy_limits_and_metering import chat
 
@@ -155,3 +159,36 @@ async def test_a_failed_delivery_keeps_the_old_secret_and_is_retried(
 
 async def _sleep(seconds: float) -> None:
     await anyio.sleep(seconds + 0.05)
+
+
+async def test_an_upstream_key_rotation_costs_no_client_request(
+    gateway: LocalGateway, local_aws: dict[str, str]
+) -> None:
+    """Groq accepts only the promoted key; the proxy still has the old one cached, gets a 401
+    from Groq, reads the secret again at once and retries: the client sees a 200."""
+    created = await gateway.create_key(name="app")
+    only_new = create_simulator(SimulatorConfig(api_keys=frozenset({STAGED_UPSTREAM_KEY})))
+    proxy = create_proxy_app(gateway.settings, upstream_transport=httpx.ASGITransport(app=only_new))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=proxy), base_url="http://proxy.test"
+    ) as client:
+        body = {"model": "openai/gpt-oss-20b", "messages": [{"role": "user", "content": "hi"}]}
+        headers = {"authorization": f"Bearer {created['key']}"}
+        before = await client.post("/openai/v1/chat/completions", json=body, headers=headers)
+        assert before.status_code == 401  # Groq refuses the old key, even after a fresh read
+        boto3.client("secretsmanager").put_secret_value(
+            SecretId=local_aws["UpstreamKeySecret"],
+            SecretString=json.dumps({"active": STAGED_UPSTREAM_KEY, "staged": []}),
+        )
+        after = await client.post("/openai/v1/chat/completions", json=body, headers=headers)
+    assert after.status_code == 200
+    seen = (await only_new_requests(only_new))[-1]
+    assert seen["key"] == STAGED_UPSTREAM_KEY
+
+
+async def only_new_requests(simulator: Any) -> list[dict[str, Any]]:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=simulator), base_url="http://upstream.test"
+    ) as client:
+        requests: list[dict[str, Any]] = (await client.get("/_simulator/requests")).json()
+        return requests

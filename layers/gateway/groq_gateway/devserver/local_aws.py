@@ -107,7 +107,15 @@ def moto_server(host: str = "127.0.0.1", port: int | None = None) -> Iterator[st
     port = port or free_port(host)
     url = f"http://{host}:{port}"
     child = spawn(
-        [sys.executable, "-m", "moto.server", "-H", host, "-p", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "groq_gateway.devserver.moto_server",
+            "--host",
+            host,
+            "--port",
+            str(port),
+        ],
         url,
         "/moto-api/",
         env=LOCAL_AWS_ENV,
