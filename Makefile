@@ -21,7 +21,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 PY313 := $(shell python3.13 --version >/dev/null 2>&1 || pyenv versions --bare 2>/dev/null | grep -m1 '^3\.13')
 SAM_ENV := $(if $(PY313),PYENV_VERSION=$(PY313):$(shell pyenv version-name 2>/dev/null),)
 
-.PHONY: dev test lint typecheck pytest cfn-lint sam-validate sam-build clean
+.PHONY: dev test proof lint typecheck pytest cfn-lint sam-validate sam-build clean
 
 $(STAMP): pyproject.toml constraints.txt tests/dynalite/package-lock.json
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,13 @@ dev: $(STAMP)
 	fi
 
 test: lint typecheck pytest cfn-lint sam-validate sam-build
+
+# The long reliability set: many more generated inputs (PROOF=1), concurrency, faults and
+# the SDKs end to end; writes the figures of the run to docs/reliability.md.
+proof: $(STAMP)
+	PROOF=1 $(BIN)/python -m pytest --reliability-report docs/reliability.md \
+		tests/integration/test_concurrency.py tests/integration/test_faults.py \
+		tests/properties tests/conformance tests/e2e
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

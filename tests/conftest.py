@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import settings
 
 from groq_gateway.devserver.local_aws import (
     LOCAL_AWS_ENV,
@@ -24,6 +25,11 @@ from groq_gateway.devserver.local_aws import (
 )
 from groq_gateway.devserver.template import TemplateModel
 from tests.secret_scan import SCAN
+
+# Property-based tests: a quick run by default; `make proof` (PROOF=1) tries many more inputs.
+settings.register_profile("default", max_examples=150, deadline=None)
+settings.register_profile("proof", max_examples=2000, deadline=None)
+settings.load_profile("proof" if os.environ.get("PROOF") == "1" else "default")
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "template.yaml"

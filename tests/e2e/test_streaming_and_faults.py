@@ -11,6 +11,7 @@ import pytest
 from groq_gateway.models import DailyUsage, utcnow
 from tests.e2e.conftest import CHUNK_INTERVAL_MS, DevGateway
 from tests.e2e.test_sdks_through_dev_gateway import MESSAGES, MODEL, create_key
+from tests.reliability_report import RELIABILITY
 
 
 def today() -> str:
@@ -61,6 +62,7 @@ def test_a_stream_cut_mid_way_is_metered_as_estimated_never_free(
     httpx.post(
         f"{dev_gateway.simulator_url}/_simulator/faults", json={"cut_stream_after_chunks": 3}
     ).raise_for_status()
+    RELIABILITY.count_fault("connection reset mid-stream")
     with httpx.stream(
         "POST",
         f"{dev_gateway.base_url}/openai/v1/chat/completions",
@@ -87,6 +89,7 @@ def test_a_client_that_goes_away_stops_the_upstream_read(dev_gateway: DevGateway
     ) as response:
         for _ in response.iter_raw():
             break  # leave after the first chunk: 200 chunks would take 4 s
+    RELIABILITY.count_fault("client disconnect mid-stream")
     day = metered_day(dev_gateway, key)
     assert day.estimated_requests == 1
     assert day.completion_tokens < 200

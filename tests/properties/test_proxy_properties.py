@@ -23,6 +23,7 @@ from groq_gateway.store import GatewayStore
 from tests.conftest import UPSTREAM_KEY
 from tests.integration.conftest import gateway_settings
 from tests.integration.test_proxy_limits_and_metering import add_key
+from tests.reliability_report import RELIABILITY
 
 PATHS = st.one_of(
     st.sampled_from(
@@ -102,9 +103,7 @@ def check(response: httpx.Response) -> None:
         assert "code" in error
 
 
-@settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     method=METHODS,
     path=PATHS,
@@ -121,20 +120,20 @@ def test_any_request_gets_a_clean_answer(
     content_type: str,
 ) -> None:
     test_client, key = client
+    RELIABILITY.count_input("proxy: any method, path, body, content type and key")
     headers = {"content-type": content_type}
     if authorised:
         headers["authorization"] = f"Bearer {key}"
     check(test_client.request(method, f"/openai/v1/{path}", content=body, headers=headers))
 
 
-@settings(
-    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(authorization=st.text(max_size=120))
 def test_any_authorization_header_is_a_clean_401(
     client: tuple[TestClient, str], authorization: str
 ) -> None:
     test_client, _ = client
+    RELIABILITY.count_input("proxy: any Authorization header")
     try:
         response = test_client.post(
             "/openai/v1/chat/completions",
