@@ -228,33 +228,36 @@ class AdminService:
             self._check_expiry(request.expires_at, now)
             team = self._team_of_key(request.team)
             minted = mint_key(GATEWAY_KEY_PREFIX)
-            key = GatewayKey(
-                key_id=minted.key_id,
-                name=request.name,
-                team_id=request.team,
-                description=request.description,
-                allowed_models=request.allowed_models,
-                requests_per_minute=request.requests_per_minute,
-                tokens_per_minute=request.tokens_per_minute,
-                monthly_budget_usd=request.monthly_budget_usd,
-                expires_at=request.expires_at,
-                allowed_endpoints=request.allowed_endpoints,
-                allowed_cidrs=request.allowed_cidrs,
-                rotation_period_days=request.rotation_period_days,
-                grace_period_hours=request.grace_period_hours,
-                quiet_period_hours=request.quiet_period_hours,
-                retire_deadline_hours=request.retire_deadline_hours,
-                deadline_warning_hours=request.deadline_warning_hours,
-                deliver_to_secret=request.deliver_to_secret,
-                created_at=now,
-                updated_at=now,
-                secrets=[
-                    SecretVersion(
-                        secret_hash=minted.secret_hash,
-                        display_prefix=minted.display_prefix,
-                        created_at=now,
-                    )
-                ],
+            key: GatewayKey = _validated(
+                GatewayKey,
+                dict(
+                    key_id=minted.key_id,
+                    name=request.name,
+                    team_id=request.team,
+                    description=request.description,
+                    allowed_models=request.allowed_models,
+                    requests_per_minute=request.requests_per_minute,
+                    tokens_per_minute=request.tokens_per_minute,
+                    monthly_budget_usd=request.monthly_budget_usd,
+                    expires_at=request.expires_at,
+                    allowed_endpoints=request.allowed_endpoints,
+                    allowed_cidrs=request.allowed_cidrs,
+                    rotation_period_days=request.rotation_period_days,
+                    grace_period_hours=request.grace_period_hours,
+                    quiet_period_hours=request.quiet_period_hours,
+                    retire_deadline_hours=request.retire_deadline_hours,
+                    deadline_warning_hours=request.deadline_warning_hours,
+                    deliver_to_secret=request.deliver_to_secret,
+                    created_at=now,
+                    updated_at=now,
+                    secrets=[
+                        SecretVersion(
+                            secret_hash=minted.secret_hash,
+                            display_prefix=minted.display_prefix,
+                            created_at=now,
+                        )
+                    ],
+                ),
             )
             changes = [self.store.keys.put_new(key)]
             if team is not None:
