@@ -124,3 +124,26 @@ def test_dev_refuses_to_start_without_an_upstream(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "--simulate" in result.stderr
+
+
+@pytest.mark.anyio
+async def test_async_sdks_stream_and_see_gateway_errors(dev_gateway: DevGateway) -> None:
+    key = create_key(dev_gateway, requests_per_minute=3)
+    client = openai.AsyncOpenAI(
+        base_url=f"{dev_gateway.base_url}/openai/v1", api_key=key, max_retries=0
+    )
+    stream = await client.chat.completions.create(
+        model=MODEL,
+        messages=MESSAGES,
+        stream=True,  # type: ignore[arg-type]
+    )
+    text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+    assert text
+    groq_client = groq.AsyncGroq(base_url=dev_gateway.base_url, api_key=key, max_retries=0)
+    completion = await groq_client.chat.completions.create(model=MODEL, messages=MESSAGES)  # type: ignore[arg-type]
+    assert completion.choices[0].message.content
+    await groq_client.chat.completions.create(model=MODEL, messages=MESSAGES)  # type: ignore[arg-type]
+    with pytest.raises(groq.RateLimitError):
+        await groq_client.chat.completions.create(model=MODEL, messages=MESSAGES)  # type: ignore[arg-type]
+    await client.close()
+    await groq_client.close()
