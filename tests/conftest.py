@@ -7,23 +7,28 @@ template.yaml.
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import boto3
 import httpx
 import pytest
 from hypothesis import settings
 
 from groq_gateway.devserver.local_aws import (
     LOCAL_AWS_ENV,
+    create_table,
     free_port,
     moto_server,
     provision,
     spawn,
 )
 from groq_gateway.devserver.template import TemplateModel
+from groq_gateway.store import GatewayStore
 from tests.secret_scan import SCAN
 
 # Property-based tests: a quick run by default; `make proof` (PROOF=1) tries many more inputs.
@@ -132,3 +137,38 @@ def dynalite_endpoint() -> Iterator[str]:
     child = spawn(command, url, "/", env=LOCAL_AWS_ENV)
     yield url
     child.stop()
+
+
+@dataclass
+class DynamoDbUnderTest:
+    backend: str  # "moto" or "dynalite"
+    store: GatewayStore
+
+    def needs_transactions(self) -> None:
+        if self.backend == "dynalite":
+            pytest.skip("dynalite does not implement TransactWriteItems")
+
+
+_tables = itertools.count()
+
+
+@pytest.fixture(params=["moto", "dynalite"])
+def each_dynamodb(
+    request: pytest.FixtureRequest, template: TemplateModel, aws_endpoint: str
+) -> Iterator[DynamoDbUnderTest]:
+    """A fresh gateway table, as template.yaml defines it, on moto's server and on dynalite
+    (which validates requests more strictly and has no TTL settings)."""
+    backend = request.param
+    endpoint = aws_endpoint if backend == "moto" else request.getfixturevalue("dynalite_endpoint")
+    [props] = template.tables().values()
+    name = f"each-{backend}-{next(_tables)}"
+    create_table(endpoint, name, props, ttl=backend == "moto")
+    client = boto3.client(
+        "dynamodb",
+        endpoint_url=endpoint,
+        region_name=LOCAL_AWS_ENV["AWS_DEFAULT_REGION"],
+        aws_access_key_id=LOCAL_AWS_ENV["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=LOCAL_AWS_ENV["AWS_SECRET_ACCESS_KEY"],
+    )
+    yield DynamoDbUnderTest(backend, GatewayStore(name, client))
+    client.delete_table(TableName=name)

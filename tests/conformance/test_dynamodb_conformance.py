@@ -7,17 +7,12 @@ settlement across several counters) runs against moto only, and says so.
 
 from __future__ import annotations
 
-import itertools
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-import boto3
 import pytest
 
-from groq_gateway.devserver.local_aws import LOCAL_AWS_ENV
-from groq_gateway.devserver.template import TemplateModel
 from groq_gateway.limits import (
     AdmissionPlan,
     LimitExceededError,
@@ -30,48 +25,13 @@ from groq_gateway.limits import (
 from groq_gateway.models import KeyStatus, UsageRecord
 from groq_gateway.store import ConditionFailedError, GatewayStore
 from groq_gateway.store.counters import Admission
+from tests.conftest import DynamoDbUnderTest
 from tests.integration.test_store import NOW, new_key
 
-_tables = itertools.count()
 
-
-@pytest.fixture(params=["moto", "dynalite"])
-def store(
-    request: pytest.FixtureRequest, template: TemplateModel, aws_endpoint: str
-) -> Iterator[GatewayStore]:
-    """A fresh gateway table, as template.yaml defines it, on each local DynamoDB."""
-    endpoint = (
-        aws_endpoint if request.param == "moto" else request.getfixturevalue("dynalite_endpoint")
-    )
-    client = boto3.client(
-        "dynamodb",
-        endpoint_url=endpoint,
-        region_name=LOCAL_AWS_ENV["AWS_DEFAULT_REGION"],
-        aws_access_key_id=LOCAL_AWS_ENV["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=LOCAL_AWS_ENV["AWS_SECRET_ACCESS_KEY"],
-    )
-    [props] = template.tables().values()
-    name = f"conformance-{request.param}-{next(_tables)}"
-    client.create_table(
-        TableName=name,
-        KeySchema=props["KeySchema"],
-        AttributeDefinitions=props["AttributeDefinitions"],
-        BillingMode=props["BillingMode"],
-        GlobalSecondaryIndexes=[
-            {k: v for k, v in index.items() if k in ("IndexName", "KeySchema", "Projection")}
-            for index in props["GlobalSecondaryIndexes"]
-        ],
-    )
-    client.get_waiter("table_exists").wait(TableName=name)
-    store = GatewayStore(name, client)
-    store.backend = request.param  # type: ignore[attr-defined]
-    yield store
-    client.delete_table(TableName=name)
-
-
-def needs_transactions(store: GatewayStore) -> None:
-    if store.backend == "dynalite":  # type: ignore[attr-defined]
-        pytest.skip("dynalite does not implement TransactWriteItems")
+@pytest.fixture
+def store(each_dynamodb: DynamoDbUnderTest) -> GatewayStore:
+    return each_dynamodb.store
 
 
 def window_plan(max_requests: int, at: datetime = NOW) -> AdmissionPlan:
@@ -179,8 +139,10 @@ def test_usage_items_add_up_and_query_by_key_and_team(store: GatewayStore) -> No
 # -- several counters (transactions): moto only --------------------------------------------
 
 
-def test_several_counters_move_together_or_not_at_all(store: GatewayStore) -> None:
-    needs_transactions(store)
+def test_several_counters_move_together_or_not_at_all(
+    each_dynamodb: DynamoDbUnderTest, store: GatewayStore
+) -> None:
+    each_dynamodb.needs_transactions()
     plan = AdmissionPlan(
         windows=(WindowCount(Scope.KEY, "k" * 16, minute_of(NOW), 10, 100, None),),
         reservations=(SpendReservation(Scope.ORG, "org", "2026-11", 600, 1000),),

@@ -7,13 +7,10 @@ as the single write it describes, which DynamoDB validates the same way.
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import boto3
 import pytest
 
 from groq_gateway.admin.records import (
@@ -24,48 +21,19 @@ from groq_gateway.admin.records import (
     AuditEntry,
     AuditTarget,
 )
-from groq_gateway.devserver.local_aws import LOCAL_AWS_ENV
-from groq_gateway.devserver.template import TemplateModel
 from groq_gateway.keys import ADMIN_KEY_PREFIX, mint_key
 from groq_gateway.models import KeyStatus, Team
 from groq_gateway.store import ConditionFailedError, GatewayStore
 from groq_gateway.store.paging import InvalidCursorError, encode_cursor
+from tests.conftest import DynamoDbUnderTest
 from tests.integration.test_store import NOW, new_key
 
-_tables = itertools.count()
 SINGLE_WRITES = {"Put": "put_item", "Update": "update_item", "Delete": "delete_item"}
 
 
-@pytest.fixture(params=["moto", "dynalite"])
-def store(
-    request: pytest.FixtureRequest, template: TemplateModel, aws_endpoint: str
-) -> Iterator[GatewayStore]:
-    """A fresh table as template.yaml defines it, on each local DynamoDB."""
-    endpoint = (
-        aws_endpoint if request.param == "moto" else request.getfixturevalue("dynalite_endpoint")
-    )
-    client = boto3.client(
-        "dynamodb",
-        endpoint_url=endpoint,
-        region_name=LOCAL_AWS_ENV["AWS_DEFAULT_REGION"],
-        aws_access_key_id=LOCAL_AWS_ENV["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=LOCAL_AWS_ENV["AWS_SECRET_ACCESS_KEY"],
-    )
-    [props] = template.tables().values()
-    name = f"admin-{request.param}-{next(_tables)}"
-    client.create_table(
-        TableName=name,
-        KeySchema=props["KeySchema"],
-        AttributeDefinitions=props["AttributeDefinitions"],
-        BillingMode=props["BillingMode"],
-        GlobalSecondaryIndexes=[
-            {k: v for k, v in index.items() if k in ("IndexName", "KeySchema", "Projection")}
-            for index in props["GlobalSecondaryIndexes"]
-        ],
-    )
-    client.get_waiter("table_exists").wait(TableName=name)
-    yield GatewayStore(name, client)
-    client.delete_table(TableName=name)
+@pytest.fixture
+def store(each_dynamodb: DynamoDbUnderTest) -> GatewayStore:
+    return each_dynamodb.store
 
 
 def write(store: GatewayStore, item: dict[str, Any]) -> None:

@@ -136,8 +136,9 @@ def _client(service: Any, endpoint: str) -> Any:
     )
 
 
-def create_table(endpoint: str, name: str, props: dict[str, Any]) -> None:
-    """Create one table as the template defines it (keys, indexes, TTL)."""
+def create_table(endpoint: str, name: str, props: dict[str, Any], *, ttl: bool = True) -> None:
+    """Create one table as the template defines it (keys, indexes and, unless ``ttl`` is
+    false for an emulator without it, TTL)."""
     dynamodb = _client("dynamodb", endpoint)
     kwargs: dict[str, Any] = {
         "TableName": name,
@@ -153,11 +154,11 @@ def create_table(endpoint: str, name: str, props: dict[str, Any]) -> None:
         kwargs["GlobalSecondaryIndexes"] = indexes
     dynamodb.create_table(**kwargs)
     dynamodb.get_waiter("table_exists").wait(TableName=name)
-    ttl = props.get("TimeToLiveSpecification")
-    if ttl and ttl.get("Enabled"):
+    expiry = props.get("TimeToLiveSpecification")
+    if ttl and expiry and expiry.get("Enabled"):
         dynamodb.update_time_to_live(
             TableName=name,
-            TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True},
+            TimeToLiveSpecification={"AttributeName": expiry["AttributeName"], "Enabled": True},
         )
 
 
