@@ -99,8 +99,9 @@ def check(response: httpx.Response) -> None:
         error = response.json()["error"]
         assert isinstance(error["message"], str)
         assert error["message"]
+        # Groq's own errors pass through unchanged; they carry a message and a type (and a
+        # code only where Groq gives one).
         assert "type" in error
-        assert "code" in error
 
 
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
