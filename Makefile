@@ -1,6 +1,10 @@
 # The project's commands. The two the README names:
 #   make dev    run the whole gateway locally on http://127.0.0.1:3000
 #   make test   lint, type-check, test, validate and build: what CI runs (.ci/run)
+# And, not part of `make test`:
+#   make bench  what the gateway adds (latency, AWS calls, cold start, throughput, sizes, cost),
+#               compared with bench/baseline.json (docs/performance.md); BENCH_ARGS=--strict fails
+#               on a regression, BENCH_ARGS=--update-baseline records a new baseline
 # Everything installs itself into .venv on first use; nothing is installed by hand.
 
 SHELL := /bin/bash
@@ -21,7 +25,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 PY313 := $(shell python3.13 --version >/dev/null 2>&1 || pyenv versions --bare 2>/dev/null | grep -m1 '^3\.13')
 SAM_ENV := $(if $(PY313),PYENV_VERSION=$(PY313):$(shell pyenv version-name 2>/dev/null),)
 
-.PHONY: dev test proof lint typecheck pytest cfn-lint sam-validate sam-build clean
+.PHONY: dev test proof lint typecheck pytest cfn-lint sam-validate sam-build bench clean
 
 $(STAMP): pyproject.toml constraints.txt tests/dynalite/package-lock.json
 	$(PYTHON) -m venv $(VENV)
@@ -65,6 +69,11 @@ sam-validate: $(STAMP)
 
 sam-build: $(STAMP)
 	$(SAM_ENV) $(BIN)/sam build --template template.yaml --parallel --cached
+
+# A few minutes on 2 cores: starts moto's server, the simulator and proxy processes itself, and
+# runs `sam build` into a temporary directory (python3.13, as sam-build) for the artefact sizes.
+bench: $(STAMP)
+	$(SAM_ENV) $(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

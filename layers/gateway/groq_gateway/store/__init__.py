@@ -13,15 +13,11 @@ Example::
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import TYPE_CHECKING
 
-from groq_gateway.store.admin_keys import AdminKeyStore
-from groq_gateway.store.audit import AuditStore
-from groq_gateway.store.catalog import CatalogStore
 from groq_gateway.store.counters import CounterStore
 from groq_gateway.store.keys import KeyStore
-from groq_gateway.store.notices import NoticeStore
-from groq_gateway.store.rollups import RollupStore
 from groq_gateway.store.secret_use import SecretUseStore
 from groq_gateway.store.table import ConditionFailedError, StoreUnavailableError, Table
 from groq_gateway.store.teams import TeamStore
@@ -30,20 +26,58 @@ from groq_gateway.store.usage import UsageStore
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
+    from groq_gateway.store.admin_keys import AdminKeyStore
+    from groq_gateway.store.audit import AuditStore
+    from groq_gateway.store.catalog import CatalogStore
+    from groq_gateway.store.notices import NoticeStore
+    from groq_gateway.store.rollups import RollupStore
+
 
 class GatewayStore:
+    """Every repository over one table.
+
+    The proxy's repositories (keys, teams, counters, usage, secret use) are built at once;
+    the admin's and the poller's on first use, so that the proxy's cold start does not
+    import their modules (and the pydantic models they define).
+    """
+
     def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
         self.table = Table(table_name, client)
         self.keys = KeyStore(self.table)
         self.teams = TeamStore(self.table)
-        self.catalog = CatalogStore(self.table)
         self.counters = CounterStore(self.table)
         self.usage = UsageStore(self.table)
-        self.audit = AuditStore(self.table)
-        self.admin_keys = AdminKeyStore(self.table)
         self.secret_use = SecretUseStore(self.table)
-        self.rollups = RollupStore(self.table)
-        self.notices = NoticeStore(self.table)
+
+    @cached_property
+    def catalog(self) -> CatalogStore:
+        from groq_gateway.store.catalog import CatalogStore
+
+        return CatalogStore(self.table)
+
+    @cached_property
+    def audit(self) -> AuditStore:
+        from groq_gateway.store.audit import AuditStore
+
+        return AuditStore(self.table)
+
+    @cached_property
+    def admin_keys(self) -> AdminKeyStore:
+        from groq_gateway.store.admin_keys import AdminKeyStore
+
+        return AdminKeyStore(self.table)
+
+    @cached_property
+    def rollups(self) -> RollupStore:
+        from groq_gateway.store.rollups import RollupStore
+
+        return RollupStore(self.table)
+
+    @cached_property
+    def notices(self) -> NoticeStore:
+        from groq_gateway.store.notices import NoticeStore
+
+        return NoticeStore(self.table)
 
 
 __all__ = ["ConditionFailedError", "GatewayStore", "StoreUnavailableError"]

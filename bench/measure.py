@@ -1,0 +1,223 @@
+"""Warm-path measurements: latency gateway vs direct, DynamoDB round trips, calls per
+request, throughput, and what a process used (CPU time, peak memory, log bytes)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+MODEL = "openai/gpt-oss-20b"
+MODES = ("json", "stream")
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a request goes: the simulator directly (with the upstream key) or the gateway."""
+
+    name: str
+    base_url: str  # host root; requests go to <base_url>/openai/v1/chat/completions
+    key: str
+
+    @property
+    def url(self) -> str:
+        return f"{self.base_url}/openai/v1/chat/completions"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"authorization": f"Bearer {self.key}", "content-type": "application/json"}
+
+
+def chat_body(mode: str, max_tokens: int) -> bytes:
+    """A chat completion; streams ask for the usage chunk, so that the simulator sends the
+    same chunks whether the gateway (which always asks for it) or the bench calls it."""
+    body: dict[str, Any] = {
+        "model": MODEL,
+        "messages": [{"role": "user", "content": "Benchmark: answer with a few words."}],
+        "max_tokens": max_tokens,
+    }
+    if mode == "stream":
+        body |= {"stream": True, "stream_options": {"include_usage": True}}
+    return json.dumps(body).encode()
+
+
+def percentile(values: Iterable[float], q: float) -> float:
+    """Nearest-rank percentile (p99 of 150 samples is the second largest)."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
+
+
+@dataclass
+class Samples:
+    ttfb: list[float] = field(default_factory=list)  # ms to the first body byte
+    total: list[float] = field(default_factory=list)  # ms to the end of the response
+
+
+async def timed(client: httpx.AsyncClient, target: Target, body: bytes) -> tuple[float, float]:
+    """Milliseconds to the first body byte and to the end of the response."""
+    start = time.perf_counter()
+    first: float | None = None
+    async with client.stream("POST", target.url, content=body, headers=target.headers) as reply:
+        async for _ in reply.aiter_raw():
+            first = first or time.perf_counter()
+        end = time.perf_counter()
+    if reply.status_code != 200 or first is None:
+        raise RuntimeError(f"{target.name}: HTTP {reply.status_code}")
+    return (first - start) * 1000, (end - start) * 1000
+
+
+async def latency(
+    targets: list[Target], samples: int, max_tokens: int, warmup: int, trips: RoundTrips
+) -> dict[tuple[str, str], Samples]:
+    """One request at a time, the targets and modes interleaved (and a DynamoDB round trip
+    sampled after each round), so that every side of each comparison sees the same machine."""
+    results = {(t.name, mode): Samples() for t in targets for mode in MODES}
+    bodies = {mode: chat_body(mode, max_tokens) for mode in MODES}
+    async with httpx.AsyncClient(timeout=30) as client:
+        for index in range(warmup + samples):
+            for mode in MODES:
+                for target in targets:
+                    ttfb, total = await timed(client, target, bodies[mode])
+                    if index >= warmup:
+                        results[target.name, mode].ttfb.append(ttfb)
+                        results[target.name, mode].total.append(total)
+            if index >= warmup:
+                trips.sample()
+    return results
+
+
+async def health_round_trips(base_url: str, samples: int) -> list[float]:
+    """Milliseconds of ``GET /healthz``: the HTTP hop into a proxy process and back."""
+    times = []
+    async with httpx.AsyncClient(timeout=30) as client:
+        for index in range(10 + samples):
+            start = time.perf_counter()
+            (await client.get(f"{base_url}/healthz")).raise_for_status()
+            if index >= 10:
+                times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
+class RoundTrips:
+    """DynamoDB round trips from this process to moto's server: one ``UpdateItem`` (the unit
+    of overhead) and one two-item ``TransactWriteItems`` (what admission sends for a key with
+    limits). Sampled between the latency requests, so both see the same moto."""
+
+    def __init__(self, client: Any, table: str) -> None:
+        def update(sk: str) -> dict[str, Any]:
+            return {
+                "TableName": table,
+                "Key": {"pk": {"S": "BENCH#rtt"}, "sk": {"S": sk}},
+                "UpdateExpression": "ADD n :one",
+                "ExpressionAttributeValues": {":one": {"N": "1"}},
+            }
+
+        self.calls: dict[str, Callable[[], object]] = {
+            "UpdateItem": lambda: client.update_item(**update("A")),
+            "TransactWriteItems": lambda: client.transact_write_items(
+                TransactItems=[{"Update": update("A")}, {"Update": update("B")}]
+            ),
+        }
+        self.times: dict[str, list[float]] = {name: [] for name in self.calls}
+
+    def sample(self) -> None:
+        for name, call in self.calls.items():
+            start = time.perf_counter()
+            call()
+            self.times[name].append((time.perf_counter() - start) * 1000)
+
+
+@dataclass
+class CallCounts:
+    requests: int
+    seconds: float
+    calls: Counter[str]
+    items_written: Counter[str]
+
+
+async def count_calls(target: Target, counter: Any, requests: int, max_tokens: int) -> CallCounts:
+    """AWS calls the gateway makes for ``requests`` sequential requests (half streamed) on a
+    warm instance: the first requests (key, team and secret not yet cached) are not counted."""
+    async with httpx.AsyncClient(timeout=30) as client:
+        for mode in MODES:
+            await timed(client, target, chat_body(mode, max_tokens))
+        counter.take()
+        start = time.perf_counter()
+        for index in range(requests):
+            await timed(client, target, chat_body(MODES[index % 2], max_tokens))
+        seconds = time.perf_counter() - start
+    calls, items = counter.take()
+    return CallCounts(requests, seconds, calls, items)
+
+
+@dataclass
+class Load:
+    completed: int
+    errors: int
+    seconds: float
+    latencies: list[float]
+
+    @property
+    def rps(self) -> float:
+        return self.completed / self.seconds
+
+
+async def throughput(target: Target, concurrency: int, seconds: float, max_tokens: int) -> Load:
+    """``concurrency`` clients sending non-streamed requests back to back for ``seconds``."""
+    body = chat_body("json", max_tokens)
+    latencies: list[float] = []
+    errors = 0
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+
+        async def client_loop(deadline: float) -> None:
+            nonlocal errors
+            while time.perf_counter() < deadline:
+                start = time.perf_counter()
+                reply = await client.post(target.url, content=body, headers=target.headers)
+                if reply.status_code == 200:
+                    latencies.append((time.perf_counter() - start) * 1000)
+                else:
+                    errors += 1
+
+        await asyncio.gather(*(client_loop(time.perf_counter() + 1) for _ in range(concurrency)))
+        latencies.clear()
+        errors = 0
+        start = time.perf_counter()
+        await asyncio.gather(
+            *(client_loop(start + seconds) for _ in range(concurrency)), return_exceptions=False
+        )
+        elapsed = time.perf_counter() - start
+    return Load(len(latencies), errors, elapsed, latencies)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmHWM for {pid}")
+
+
+def log_bytes(path: Path, offset: int) -> dict[str, int]:
+    """Bytes a proxy wrote to stdout since ``offset``: EMF metric documents and log lines."""
+    sizes = {"emf": 0, "log": 0}
+    with path.open("rb") as stream:
+        stream.seek(offset)
+        for line in stream:
+            sizes["emf" if b'"_aws"' in line else "log"] += len(line)
+    return sizes

@@ -1,0 +1,480 @@
+"""``python -m bench.run`` (``make bench``): what the gateway adds, measured in one run on
+this machine against the Groq simulator and moto's server, compared with bench/baseline.json.
+
+Prints a Markdown report (docs/performance.md and docs/cost.md quote one). Exits non-zero
+only with ``--strict`` when a figure is worse than the baseline beyond its tolerance.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import cost, measure, startup
+from bench.measure import MODES, Samples, Target, percentile
+from bench.report import Figures, compare, load_baseline, save_baseline, table
+from bench.stack import ROOT, CountingProxy, LocalStack, local_stack, start_gateway
+
+BASELINE = ROOT / "bench" / "baseline.json"
+MODE_NAMES = {"json": "non-streamed", "stream": "streamed"}
+WARMUP = 10  # requests per target and mode before latency samples are kept
+# p99s are reported against the baseline but not judged: two of 150 samples decide them, and
+# moto's periodic stalls (docs/performance.md) land in them or not from run to run.
+TAIL = "info"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
+    add = parser.add_argument
+    add("--samples", type=int, default=150, help="latency samples per target and mode")
+    add("--latency-ms", type=float, default=50.0, help="the simulator's latency")
+    add("--chunk-interval-ms", type=float, default=2.0, help="the simulator's stream pace")
+    add("--max-tokens", type=int, default=16, help="completion tokens (stream chunks) per reply")
+    add("--concurrency", type=int, default=16, help="clients in the throughput test")
+    add("--duration", type=float, default=8.0, help="seconds of load per throughput target")
+    add("--count-requests", type=int, default=40, help="requests per key when counting calls")
+    add("--cold-starts", type=int, default=3, help="fresh proxy processes to start")
+    add("--import-repeat", type=int, default=5, help="fresh interpreters per import timing")
+    add("--typical-upstream-ms", type=float, default=500.0, help="assumed Groq time (cost)")
+    add("--skip-build", action="store_true", help="do not run sam build (no sizes)")
+    add("--baseline", type=Path, default=BASELINE)
+    add("--update-baseline", action="store_true", help="write this run's figures as baseline")
+    add("--strict", action="store_true", help="exit 1 if a figure is worse than the baseline")
+    add("--output", type=Path, help="also write the report to this file")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    figures = Figures()
+    facts = machine_facts(args)
+    report = [f"# groq-gateway benchmark, {datetime.date.today().isoformat()}", "", *facts]
+    started = time.monotonic()
+    if not args.skip_build:
+        report += sizes(figures)
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-") as tmp,
+        local_stack(args.latency_ms, args.chunk_interval_ms) as local,
+    ):
+        report += cold_start(args, local, Path(tmp), figures)
+        report += warm_path(args, local, Path(tmp), figures)
+        report += cost_section(args, local, figures)
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    report += ["", f"Run took {time.monotonic() - started:.0f} s; load average at the end: {load}."]
+
+    baseline = load_baseline(args.baseline)
+    comparison, worse = compare(figures, baseline)
+    report += ["", f"## Against the baseline ({args.baseline})", "", *comparison]
+    print("\n".join(report))
+    if args.output:
+        args.output.write_text("\n".join(report) + "\n")
+    if worse:
+        print(
+            f"\n{len(worse)} figure(s) worse than the baseline beyond tolerance: "
+            + ", ".join(worse)
+            + ("" if args.strict else "\n(informational; --strict makes this an error)"),
+            file=sys.stderr,
+        )
+    if args.update_baseline:
+        context = {"recorded": datetime.date.today().isoformat(), "machine": facts[0]}
+        save_baseline(args.baseline, figures, context)
+        print(f"\nbaseline written to {args.baseline}", file=sys.stderr)
+    return 1 if worse and args.strict else 0
+
+
+def machine_facts(args: argparse.Namespace) -> list[str]:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    memory_kb = int(Path("/proc/meminfo").read_text().split()[1])
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    return [
+        f"Machine: {os.cpu_count()} CPUs ({cpu}), {memory_kb / 1024 / 1024:.1f} GiB, "
+        f"{platform.system()} {platform.release()}, Python {platform.python_version()}. "
+        f"Load average at the start: {load}.",
+        f"Command: `python -m bench.run{''.join(' ' + a for a in sys.argv[1:])}` (`make bench`). "
+        f"Simulator: {args.latency_ms:g} ms before the first byte, {args.chunk_interval_ms:g} ms "
+        f"between stream chunks, {args.max_tokens} completion tokens per reply.",
+    ]
+
+
+def sizes(figures: Figures) -> list[str]:
+    try:
+        artefacts = startup.artefact_sizes()
+    except RuntimeError as error:  # e.g. no python3.13 on PATH (make bench provides it)
+        print(error, file=sys.stderr)
+        return ["", "## Build artefacts: `sam build` failed, see stderr (`make bench` works)"]
+    rows = []
+    for name, (zipped, unzipped) in artefacts.items():
+        figures.add(f"size.{name}.zipped", zipped, "bytes")
+        rows.append([name, f"{zipped:,}", f"{unzipped:,}"])
+    return [
+        "",
+        "## Build artefacts (`sam build`, zipped)",
+        "",
+        *table(["artefact", "zipped bytes", "unzipped bytes"], rows),
+    ]
+
+
+def warm_path(
+    args: argparse.Namespace, local: LocalStack, tmp: Path, figures: Figures
+) -> list[str]:
+    gateway = start_gateway(local.proxy_env, tmp / "gateway.log")
+    counter = CountingProxy(local.moto.url)
+    counted = start_gateway(local.env_with(AWS_ENDPOINT_URL=counter.url), tmp / "counted.log")
+    try:
+        gateway.wait_ready()
+        counted.wait_ready()
+        direct = Target("direct", local.simulator.url, local.upstream_key)
+        through = Target("gateway", gateway.url, local.keys["plain"])
+
+        trips = measure.RoundTrips(local.dynamodb(), local.table_name)
+        hop = asyncio.run(measure.health_round_trips(gateway.url, 200))
+        offset, cpu = gateway.stdout.stat().st_size, measure.cpu_seconds(gateway.pid)
+        samples = asyncio.run(
+            measure.latency([direct, through], args.samples, args.max_tokens, WARMUP, trips)
+        )
+        gateway_requests = (args.samples + WARMUP) * len(MODES)
+        cpu_ms = (measure.cpu_seconds(gateway.pid) - cpu) * 1000 / gateway_requests
+        figures.add("latency.proxy_cpu_ms_per_request", cpu_ms, "ms")
+        logged = measure.log_bytes(gateway.stdout, offset)
+        lines = latency_section(samples, {**trips.times, "GET /healthz": hop}, cpu_ms, figures)
+
+        counts = {
+            kind: asyncio.run(
+                measure.count_calls(
+                    Target("gateway", counted.url, key),
+                    counter,
+                    args.count_requests,
+                    args.max_tokens,
+                )
+            )
+            for kind, key in local.keys.items()
+        }
+        lines += calls_section(counts, figures)
+
+        lines += throughput_section(args, local, direct, through, gateway.pid, figures)
+        figures.add("logs.emf_bytes_per_request", logged["emf"] / gateway_requests, "bytes")
+        figures.add("logs.log_bytes_per_request", logged["log"] / gateway_requests, "bytes")
+        lines += [
+            "",
+            f"Proxy stdout per request (log level {local.proxy_env.get('POWERTOOLS_LOG_LEVEL')}, "
+            f"{gateway_requests} requests): {logged['emf'] / gateway_requests:.0f} bytes of EMF "
+            f"metrics + {logged['log'] / gateway_requests:.0f} bytes of log lines.",
+        ]
+        return lines
+    finally:
+        for process in (gateway, counted):
+            process.stop()
+        counter.close()
+
+
+def latency_section(
+    samples: dict[tuple[str, str], Samples],
+    trips: dict[str, list[float]],
+    cpu_ms: float,
+    figures: Figures,
+) -> list[str]:
+    rtt = {name: (percentile(ms, 50), percentile(ms, 99)) for name, ms in trips.items()}
+    unit, admit, hop = rtt["UpdateItem"][0], rtt["TransactWriteItems"][0], rtt["GET /healthz"][0]
+    figures.add("dynamodb.update_item.p50_ms", rtt["UpdateItem"][0], "ms")
+    figures.add("dynamodb.update_item.p99_ms", rtt["UpdateItem"][1], "ms", TAIL)
+    figures.add("dynamodb.transact_2_items.p50_ms", rtt["TransactWriteItems"][0], "ms")
+    figures.add("dynamodb.transact_2_items.p99_ms", rtt["TransactWriteItems"][1], "ms", TAIL)
+    figures.add("latency.healthz.p50_ms", rtt["GET /healthz"][0], "ms")
+    rows = []
+    for mode in MODES:
+        for what in ("ttfb", "total"):
+            direct = getattr(samples["direct", mode], what)
+            through = getattr(samples["gateway", mode], what)
+            row: list[Any] = [f"{MODE_NAMES[mode]}, {'first byte' if what == 'ttfb' else 'total'}"]
+            added = []
+            for q in (50, 99):
+                d, g = percentile(direct, q), percentile(through, q)
+                added.append(g - d)
+                key, judged = f"latency.{mode}.{what}.p{q}", "lower" if q == 50 else TAIL
+                figures.add(f"{key}.gateway_ms", g, "ms", judged)
+                figures.add(f"{key}.added_ms", g - d, "ms", judged)
+                figures.add(f"{key}.added_round_trips", (g - d) / unit, "ratio", judged)
+                row += [d, g, g - d]
+            met = added[0] <= 1.5 * unit and added[1] <= 3 * unit
+            row += [added[0] / unit, added[1] / unit, "yes" if met else "no"]
+            rows.append(row)
+    header = [
+        "request, time to",
+        "direct p50",
+        "gateway p50",
+        "added p50",
+        "direct p99",
+        "gateway p99",
+        "added p99",
+        "added p50 / RTT",
+        "added p99 / RTT",
+        "target met",
+    ]
+    n = len(samples["direct", "json"].ttfb)
+    first_byte = figures["latency.json.ttfb.p50.added_ms"].value
+    return [
+        "",
+        f"## Added latency (ms; {n} sequential requests per row and side, interleaved)",
+        "",
+        *table(header, rows),
+        "",
+        "RTT = one DynamoDB `UpdateItem` round trip from a Python process to moto's server, "
+        f"sampled after each round of the requests above: p50 {unit:.2f} ms (p99 "
+        f"{rtt['UpdateItem'][1]:.2f} ms). A two-item `TransactWriteItems` (what admission sends "
+        f"for this key) in the same way: p50 {admit:.2f} ms (p99 "
+        f"{rtt['TransactWriteItems'][1]:.2f} ms). `GET /healthz` through the proxy process (the "
+        f"HTTP hop alone): p50 {hop:.2f} ms. Target: added p50 <= 1.5 RTT, added p99 <= 3 RTT.",
+        "",
+        f"Of the {first_byte:.1f} ms added before the first byte (non-streamed, p50): admission's "
+        f"transaction ~{admit:.1f} ms, the HTTP hop ~{hop:.1f} ms, the remaining "
+        f"~{first_byte - admit - hop:.1f} ms is the proxy's own Python. The proxy process used "
+        f"{cpu_ms:.2f} ms of CPU per request (half streamed) in these runs.",
+    ]
+
+
+def calls_section(counts: dict[str, measure.CallCounts], figures: Figures) -> list[str]:
+    rows = []
+    for kind, c in counts.items():
+        n = c.requests
+        calls = {name.split(":")[1]: count / n for name, count in c.calls.items()}
+        writes = sum(
+            v for k, v in calls.items() if k in ("UpdateItem", "PutItem", "TransactWriteItems")
+        )
+        reads = sum(v for k, v in calls.items() if k in ("GetItem", "Query", "BatchGetItem"))
+        # 1 WRU per item of a plain write, 2 per item of a transaction (items <= 1 KB).
+        wru = (
+            sum(
+                count * (2 if name.endswith("TransactWriteItems") else 1)
+                for name, count in c.items_written.items()
+            )
+            / n
+        )
+        secrets = c.calls.get("secretsmanager:GetSecretValue", 0) / n
+        figures.add(f"calls.{kind}.writes_per_request", writes, "count")
+        figures.add(f"calls.{kind}.reads_per_request", reads, "count")
+        figures.add(f"calls.{kind}.wru_per_request", wru, "count")
+        rows.append(
+            [
+                kind,
+                n,
+                f"{c.seconds:.1f} s",
+                f"{calls.get('UpdateItem', 0):.2f}",
+                f"{calls.get('TransactWriteItems', 0):.2f}",
+                f"{sum(c.items_written.values()) / n:.2f}",
+                f"{wru:.2f}",
+                f"{writes:.2f}",
+                f"{reads:.3f}",
+                f"{secrets:.3f}",
+            ]
+        )
+    header = [
+        "key",
+        "requests",
+        "over",
+        "UpdateItem",
+        "TransactWriteItems",
+        "items written",
+        "WRU",
+        "writes",
+        "reads",
+        "GetSecretValue",
+    ]
+    return [
+        "",
+        "## AWS calls per proxied request (warm instance; counted between the proxy and moto)",
+        "",
+        *table(header, rows),
+        "",
+        "`plain`: a key with per-minute limits, no team (admission counts its minute window "
+        "and the organisation's month). `team`: a key in a team, both with limits and monthly "
+        "budgets (five counters). Half the requests streamed. Reads: the key and team records "
+        "are cached for 5 s per instance (KEY_CACHE_SECONDS), the upstream key for 60 s. WRU: "
+        "1 per item of a plain write, 2 per item of a transaction (items under 1 KB); not "
+        "counted: 1 WRU for the gsi1 copy of a team key's usage item.",
+    ]
+
+
+def throughput_section(
+    args: argparse.Namespace,
+    local: LocalStack,
+    direct: Target,
+    through: Target,
+    gateway_pid: int,
+    figures: Figures,
+) -> list[str]:
+    pids = {
+        "proxy": gateway_pid,
+        "moto": local.moto.process.pid,
+        "simulator": local.simulator.process.pid,
+    }
+    rows = []
+    cpu_through: dict[str, float] = {}
+    for target in (direct, through):
+        before = {name: measure.cpu_seconds(pid) for name, pid in pids.items()}
+        load = asyncio.run(
+            measure.throughput(target, args.concurrency, args.duration, args.max_tokens)
+        )
+        cpu = {
+            name: (measure.cpu_seconds(pid) - before[name]) * 1000 / max(1, load.completed)
+            for name, pid in pids.items()
+        }
+        figures.add(f"throughput.{target.name}.rps", load.rps, "rps", better="higher")
+        figures.add(f"throughput.{target.name}.p50_ms", percentile(load.latencies, 50), "ms")
+        if target is through:
+            cpu_through = cpu
+            figures.add("throughput.gateway.proxy_cpu_ms_per_request", cpu["proxy"], "ms")
+        rows.append(
+            [
+                target.name,
+                f"{load.rps:.0f}",
+                load.errors,
+                percentile(load.latencies, 50),
+                percentile(load.latencies, 99),
+                cpu["proxy"] if target is through else "-",
+                cpu["moto"] if target is through else "-",
+                cpu["simulator"],
+            ]
+        )
+    rss = figures.add("memory.proxy_peak_rss_mb", measure.peak_rss_mb(gateway_pid), "MB")
+    proxy_cpu, moto_cpu = cpu_through["proxy"], cpu_through["moto"]
+    header = [
+        "target",
+        "requests/s",
+        "errors",
+        "p50 ms",
+        "p99 ms",
+        "proxy CPU ms/req",
+        "moto CPU ms/req",
+        "simulator CPU ms/req",
+    ]
+    return [
+        "",
+        f"## Throughput ({args.concurrency} concurrent clients, {args.duration:g} s per target, "
+        "non-streamed; load generator, proxy, moto and simulator share the machine's CPUs)",
+        "",
+        *table(header, rows),
+        "",
+        f"Proxy process peak RSS (VmHWM) after every phase above: {rss:.1f} MB. At "
+        f"{proxy_cpu:.1f} ms of CPU per request the proxy alone would serve about "
+        f"{1000 / proxy_cpu:.0f} requests/s per core; here moto's server (one request at a "
+        f"time, {moto_cpu:.1f} ms of CPU per gateway request) bounds the gateway.",
+    ]
+
+
+def cold_start(
+    args: argparse.Namespace, local: LocalStack, tmp: Path, figures: Figures
+) -> list[str]:
+    env = local.proxy_env
+    imports: dict[tuple[str, bool], float] = {}
+    for name, statement in startup.IMPORTS.items():
+        for lambda_set in (True, False):
+            ms = startup.import_ms(
+                statement, env, lambda_packages=lambda_set, repeat=args.import_repeat
+            )
+            imports[name, lambda_set] = ms
+            figures.add(
+                f"coldstart.import_{name}.{'lambda' if lambda_set else 'venv'}_ms", ms, "ms"
+            )
+    base = imports["base", True]
+    body = measure.chat_body("json", args.max_tokens)
+    starts = [
+        startup.cold_start(env, local.keys["plain"], body, tmp) for _ in range(args.cold_starts)
+    ]
+    median = {
+        field: statistics.median(getattr(s, field) for s in starts)
+        for field in ("ready_ms", "first_ms", "first_request_ms", "second_request_ms")
+    }
+    for field, value in median.items():
+        figures.add(f"coldstart.{field}", value, "ms")
+    figures.add("coldstart.import_code.ratio", imports["code", True] / base, "ratio")
+    figures.add("coldstart.import_init.ratio", imports["init", True] / base, "ratio")
+    labels = {
+        "base": "`import boto3, httpx` (the yardstick)",
+        "code": "`import groq_gateway.proxy.app` (the proxy's code)",
+        "init": "`import app` (functions/proxy/app.py: code + create_app())",
+    }
+    rows: list[list[Any]] = [
+        [labels[name], imports[name, True], imports[name, True] / base, imports[name, False]]
+        for name in startup.IMPORTS
+    ]
+    rows += [
+        [
+            "process start to ready (`/healthz` 200, uvicorn as run.sh)",
+            median["ready_ms"],
+            median["ready_ms"] / base,
+            "-",
+        ],
+        [
+            "process start to the end of the first proxied response",
+            median["first_ms"],
+            median["first_ms"] / base,
+            "-",
+        ],
+        [
+            "the first proxied request alone (cold clients and caches)",
+            median["first_request_ms"],
+            "-",
+            "-",
+        ],
+        ["the second request (warm)", median["second_request_ms"], "-", "-"],
+    ]
+    breakdown = startup.import_breakdown(env)
+    return [
+        "",
+        f"## Cold start (ms; medians of {args.import_repeat} fresh interpreters per import, "
+        f"{args.cold_starts} fresh proxy processes)",
+        "",
+        *table(["what", "ms (Lambda's packages)", "x yardstick", "ms (this venv)"], rows),
+        "",
+        "Lambda's packages: the packages this venv has and Lambda does not (awscrt, pyOpenSSL, "
+        "cryptography, rich, pygments) made unimportable, as in every proxy process of this run. "
+        "Target: the proxy's import at most 1.5 x the yardstick.",
+        "",
+        "What `import groq_gateway.proxy.app` adds to the yardstick (self time, ms):",
+        "",
+        *table(["package", "ms"], [[p, ms] for p, ms in breakdown]),
+    ]
+
+
+def cost_section(args: argparse.Namespace, local: LocalStack, figures: Figures) -> list[str]:
+    template = local.template
+    memory = int(template.resources["ProxyFunction"]["Properties"]["MemorySize"])
+    measured = cost.Measured(
+        memory_mb=memory,
+        bench_duration_ms=figures["latency.json.total.p50.gateway_ms"].value,
+        added_ms=figures["latency.json.total.p50.added_ms"].value,
+        cpu_ms=figures["latency.proxy_cpu_ms_per_request"].value,
+        wru=figures["calls.plain.wru_per_request"].value,
+        rru=figures["calls.plain.reads_per_request"].value,
+        log_bytes=figures["logs.emf_bytes_per_request"].value
+        + figures["logs.log_bytes_per_request"].value,
+        access_log_bytes=cost.access_log_bytes(template),
+    )
+    typical = cost.per_million(measured, args.typical_upstream_ms, memory)
+    figures.add("cost.gateway_typical_usd_per_million", sum(typical.values()), "USD")
+    return [
+        "",
+        "## Cost per million requests (key `plain`; see docs/cost.md)",
+        "",
+        *cost.cost_tables(measured, args.typical_upstream_ms),
+    ]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

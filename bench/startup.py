@@ -1,0 +1,136 @@
+"""Cold start and size: import times in fresh processes, process start to the first served
+request, what the proxy imports beyond boto3 and httpx, and the zipped build artefacts."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import zipfile
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from bench.measure import Target, timed
+from bench.stack import BLOCK_ABSENT, PROXY_DIR, ROOT, Gateway, start_gateway
+
+BASE_IMPORT = "import boto3, httpx"
+IMPORTS = {
+    "base": BASE_IMPORT,
+    # the proxy's code, nothing run
+    "code": "import groq_gateway.proxy.app",
+    # functions/proxy/app.py: the code plus create_app() (settings, prices, DynamoDB and
+    # upstream clients): all Lambda's init runs before uvicorn can serve
+    "init": "import app",
+}
+
+
+def import_ms(statement: str, env: dict[str, str], *, lambda_packages: bool, repeat: int) -> float:
+    """Median milliseconds of ``statement`` in fresh interpreters (interpreter start-up not
+    included), with or without the packages Lambda does not have."""
+    timer = (
+        "import time\n_start = time.perf_counter()\n"
+        f"{statement}\n"
+        "print((time.perf_counter() - _start) * 1000)\n"
+    )
+    code = (BLOCK_ABSENT if lambda_packages else "") + timer
+    runs = [float(_python(["-c", code], env).strip().splitlines()[-1]) for _ in range(repeat)]
+    return statistics.median(runs)
+
+
+def import_breakdown(env: dict[str, str], top: int = 8) -> list[tuple[str, float]]:
+    """What ``import groq_gateway.proxy.app`` adds to ``import boto3, httpx``, by top-level
+    package (``python -X importtime`` self times, Lambda's package set), largest first."""
+    code = (
+        f"{BLOCK_ABSENT}{BASE_IMPORT}\nprint('--base done--', file=sys.stderr)\n{IMPORTS['code']}"
+    )
+    lines = _python(["-X", "importtime", "-c", code], env, stderr=True).splitlines()
+    after_base = lines[lines.index("--base done--") + 1 :]
+    totals: Counter[str] = Counter()
+    for line in after_base:
+        if not line.startswith("import time:") or "self [us]" in line:
+            continue
+        self_us, _, name = line.removeprefix("import time:").split("|")
+        parts = name.strip().split(".")
+        package = ".".join(parts[:2]) if parts[0] == "groq_gateway" else parts[0]
+        totals[package] += int(self_us)
+    rest = sum(totals.values()) - sum(us for _, us in totals.most_common(top))
+    rows = [(package, us / 1000) for package, us in totals.most_common(top)]
+    return [*rows, ("everything else", rest / 1000)]
+
+
+@dataclass(frozen=True)
+class ColdStart:
+    ready_ms: float  # process start to /healthz 200 (the adapter's readiness check)
+    first_ms: float  # process start to the end of the first proxied response
+    first_request_ms: float  # the first proxied request alone
+    second_request_ms: float  # the next one, warm
+
+
+def cold_start(env: dict[str, str], key: str, body: bytes, workdir: Path) -> ColdStart:
+    """One fresh proxy process, as Lambda starts one: ready, then two requests."""
+    gateway: Gateway = start_gateway(env, workdir / "coldstart.log")
+    try:
+        ready = gateway.wait_ready()
+        target = Target("gateway", gateway.url, key)
+        first, second = asyncio.run(_two_requests(target, body))
+        return ColdStart(ready, ready + first, first, second)
+    finally:
+        gateway.stop()
+
+
+async def _two_requests(target: Target, body: bytes) -> tuple[float, float]:
+    async with httpx.AsyncClient(timeout=30) as client:
+        first = (await timed(client, target, body))[1]
+        second = (await timed(client, target, body))[1]
+    return first, second
+
+
+def artefact_sizes() -> dict[str, tuple[int, int]]:
+    """``sam build`` into a temporary directory; each artefact's (zipped, unzipped) bytes."""
+    sam = Path(sys.executable).with_name("sam")
+    with tempfile.TemporaryDirectory(prefix="bench-sam-") as tmp:
+        build = Path(tmp) / "build"
+        result = subprocess.run(
+            [
+                str(sam),
+                "build",
+                "--template",
+                str(ROOT / "template.yaml"),
+                "--build-dir",
+                str(build),
+            ],
+            cwd=ROOT,
+            env={**os.environ, "SAM_CLI_TELEMETRY": "0"},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"sam build failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
+        return {d.name: _zipped(d) for d in sorted(build.iterdir()) if d.is_dir()}
+
+
+def _zipped(directory: Path) -> tuple[int, int]:
+    """Bytes of ``directory`` zipped (deflate, as sam deploy packages it) and unzipped."""
+    buffer = io.BytesIO()
+    unzipped = 0
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(directory.rglob("*")):
+            if path.is_file():
+                archive.write(path, path.relative_to(directory))
+                unzipped += path.stat().st_size
+    return len(buffer.getvalue()), unzipped
+
+
+def _python(args: list[str], env: dict[str, str], *, stderr: bool = False) -> str:
+    result = subprocess.run(
+        [sys.executable, *args], cwd=PROXY_DIR, env=env, capture_output=True, text=True, check=True
+    )
+    return result.stderr if stderr else result.stdout
