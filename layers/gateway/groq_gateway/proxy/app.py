@@ -2,8 +2,11 @@
 
 Before the first upstream byte a request costs: the key and team records from a short
 cache, in-memory checks, and at most one conditional DynamoDB write (admission against the
-per-minute limits and monthly caps). After the response: one settlement write (real usage
-replaces the reservation, the metering item is added), metrics and one log line.
+per-minute limits and monthly caps). After the response, once its last byte is sent
+(:mod:`groq_gateway.proxy.after_response`): one settlement write (real usage replaces the
+reservation, the metering item is added), metrics and one log line. In Lambda an internal
+extension (:mod:`groq_gateway.proxy.lambda_extension`) keeps the environment running until
+that work is done.
 
 Example (what ``functions/proxy/app.py`` does)::
 
@@ -25,7 +28,7 @@ import anyio
 import anyio.to_thread
 import httpx
 from starlette.applications import Starlette
-from starlette.background import BackgroundTask
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -43,6 +46,7 @@ from groq_gateway.limits import (
 from groq_gateway.models import EndpointGroup, GatewayKey, UsageRecord, utcnow
 from groq_gateway.observability import logger
 from groq_gateway.pricing import PriceBook, default_price_book
+from groq_gateway.proxy.after_response import AfterResponse, AfterResponseMiddleware, after_response
 from groq_gateway.proxy.auth import KeyAuthenticator
 from groq_gateway.proxy.endpoints import Endpoint, resolve_endpoint
 from groq_gateway.proxy.inspection import (
@@ -50,6 +54,7 @@ from groq_gateway.proxy.inspection import (
     audio_seconds_estimate,
     multipart_model,
 )
+from groq_gateway.proxy.lambda_extension import PostResponseExtension
 from groq_gateway.proxy.policy import (
     Principal,
     allowed_models,
@@ -97,8 +102,12 @@ def create_app(
     store: GatewayStore | None = None,
     prices: PriceBook | None = None,
     upstream_transport: httpx.AsyncBaseTransport | None = None,
+    extension: PostResponseExtension | None = None,
 ) -> Starlette:
+    """The proxy app. ``extension`` defaults to the Lambda post-response extension when the
+    process runs in Lambda (none elsewhere)."""
     settings = settings or get_settings()
+    extension = extension or PostResponseExtension.from_environment()
     proxy = Proxy(
         settings,
         store or GatewayStore(settings.table_name),
@@ -121,6 +130,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if extension:
+            extension.register()  # during Lambda's init, before the adapter's first event
         yield
         await proxy.upstream.aclose()
 
@@ -134,6 +145,14 @@ def create_app(
             ),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[
+            Middleware(
+                AfterResponseMiddleware,
+                on_start=extension.started if extension else None,
+                on_done=extension.done if extension else None,
+                unbracketed=frozenset({"/healthz"}),
+            )
+        ],
         lifespan=lifespan,
     )
 
@@ -150,8 +169,18 @@ class Proxy:
 
     async def handle(self, request: Request) -> Response:
         started = time.perf_counter()
-        path = request.path_params["path"]
-        telemetry = RequestTelemetry(path=path)
+        telemetry = RequestTelemetry(path=request.path_params["path"])
+        later = after_response(request)
+        try:
+            return await self.check_and_forward(request, started, telemetry, later)
+        finally:
+            later.add(telemetry.publish_async)  # last: after settlement filled in the usage
+
+    async def check_and_forward(
+        self, request: Request, started: float, telemetry: RequestTelemetry, later: AfterResponse
+    ) -> Response:
+        """Check, admit and forward one request; what is left to do goes on ``later``."""
+        path = telemetry.path
         admission: Admission | None = None
         try:
             endpoint = resolve_endpoint(request.method, path)
@@ -177,16 +206,14 @@ class Proxy:
             )
         except GatewayError as error:
             if admission is not None:
-                await self.settle(admission, principal, forward, None, telemetry)
+                self.settle_later(later, admission, principal, forward, telemetry)
             telemetry.status = error.status
             telemetry.rejection = error.code or error.type
             telemetry.total_ms = (time.perf_counter() - started) * 1000
-            telemetry.publish()
             return error_response(error)
         except BaseException:
             if admission is not None:
-                with anyio.CancelScope(shield=True):
-                    await self.settle(admission, principal, forward, None, telemetry)
+                self.settle_later(later, admission, principal, forward, telemetry)
             raise
 
         telemetry.upstream_attempts = result.attempts
@@ -200,13 +227,11 @@ class Proxy:
         relay = Relay(
             self, principal, forward, admission, result, telemetry, started, upstream_started
         )
+        later.add(relay.finish)
         if path == "models" and result.response.status_code == 200:
             return await relay.model_list(headers)
         return StreamingResponse(
-            relay.stream(),
-            status_code=result.response.status_code,
-            headers=headers,
-            background=BackgroundTask(relay.finish),
+            relay.stream(), status_code=result.response.status_code, headers=headers
         )
 
     def prepare(
@@ -271,6 +296,21 @@ class Proxy:
                 type="service_unavailable",
                 code="service_unavailable",
             ) from error
+
+    def settle_later(
+        self,
+        later: AfterResponse,
+        admission: Admission,
+        principal: Principal,
+        forward: Forward,
+        telemetry: RequestTelemetry,
+    ) -> None:
+        """Give back a reservation for a request that was admitted but never answered."""
+
+        async def release() -> None:
+            await self.settle(admission, principal, forward, None, telemetry)
+
+        later.add(release)
 
     async def settle(
         self,
@@ -406,11 +446,11 @@ class Relay:
             self.tap = SseTap(strip_usage=forward.strip_stream_usage)
         elif self.succeeded and "json" in content_type:
             self.tap = JsonTap()
-        self._finished = False
+        self.ended: float | None = None  # perf_counter() when the last byte was passed on
 
     async def stream(self) -> AsyncGenerator[bytes, None]:
-        """Each upstream chunk as it arrives; the stream ends only after settlement, so the
-        metering write happens while Lambda still runs the invocation."""
+        """Each upstream chunk as it arrives. Settlement is not here: :meth:`finish` runs
+        after the response (the proxy puts it on the request's after-response work)."""
         try:
             async for chunk in self.response.aiter_raw():
                 out = self.tap.feed(chunk) if self.tap else chunk
@@ -420,35 +460,32 @@ class Relay:
             if tail:
                 yield tail
         finally:
-            with anyio.CancelScope(shield=True):
-                await self.finish()
+            self.ended = time.perf_counter()
 
     async def model_list(self, headers: dict[str, str]) -> Response:
         """``GET /models``, filtered to the models the key may use."""
         try:
             payload = json.loads(await self.response.aread())
         finally:
-            await self.finish()
+            self.ended = time.perf_counter()
+            await self.response.aclose()
         allowed = allowed_models(self.principal)
         if allowed is not None and isinstance(payload.get("data"), list):
             payload["data"] = [m for m in payload["data"] if m.get("id") in allowed]
         return JSONResponse(payload, headers=headers)
 
     async def finish(self) -> None:
-        """Close the upstream response, settle, publish; once, whichever path gets here."""
-        if self._finished:
-            return
-        self._finished = True
+        """After the response: close the upstream response and settle what it used."""
+        ended = self.ended or time.perf_counter()  # never streamed: the client went away
         await self.response.aclose()
-        self.telemetry.upstream_ms = (time.perf_counter() - self.upstream_started) * 1000
+        self.telemetry.upstream_ms = (ended - self.upstream_started) * 1000
+        self.telemetry.total_ms = (ended - self.started) * 1000
         observed = None
         if self.succeeded:
             observed = self.tap.observed if self.tap else ObservedUsage()
         await self.proxy.settle(
             self.admission, self.principal, self.forward, observed, self.telemetry
         )
-        self.telemetry.total_ms = (time.perf_counter() - self.started) * 1000
-        self.telemetry.publish()
 
 
 async def read_body(request: Request) -> bytes:

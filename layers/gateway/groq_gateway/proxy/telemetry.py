@@ -49,6 +49,10 @@ class RequestTelemetry:
     def overhead_ms(self) -> float | None:
         return None if self.upstream_ms is None else max(0.0, self.total_ms - self.upstream_ms)
 
+    async def publish_async(self) -> None:
+        """:meth:`publish`, as after-response work."""
+        self.publish()
+
     def publish(self) -> None:
         self._metrics()
         logger.info(
