@@ -91,6 +91,9 @@ async def latency(
                         results[target.name, mode].ttfb.append(ttfb)
                         results[target.name, mode].total.append(total)
             if index >= warmup:
+                # Not while the last request's after-response work (its settlement) still
+                # occupies moto's server, which handles one request at a time.
+                await asyncio.sleep(AFTER_RESPONSE_PAUSE)
                 trips.sample()
     return results
 
@@ -109,10 +112,14 @@ async def health_round_trips(base_url: str, samples: int) -> list[float]:
 
 class RoundTrips:
     """DynamoDB round trips from this process to moto's server: one ``UpdateItem`` (the unit
-    of overhead) and one two-item ``TransactWriteItems`` (what admission sends for a key with
-    limits). Sampled between the latency requests, so both see the same moto."""
+    of overhead), one two-item ``TransactWriteItems`` of the same plain shape, and, when
+    given, ``admission``: the gateway's own admission write (its conditional expressions
+    included) for a key like the benchmark's. Sampled between the latency requests, so all
+    see the same moto."""
 
-    def __init__(self, client: Any, table: str) -> None:
+    def __init__(
+        self, client: Any, table: str, admission: Callable[[], object] | None = None
+    ) -> None:
         def update(sk: str) -> dict[str, Any]:
             return {
                 "TableName": table,
@@ -127,6 +134,8 @@ class RoundTrips:
                 TransactItems=[{"Update": update("A")}, {"Update": update("B")}]
             ),
         }
+        if admission is not None:
+            self.calls["admission"] = admission
         self.times: dict[str, list[float]] = {name: [] for name in self.calls}
 
     def sample(self) -> None:
@@ -140,23 +149,48 @@ class RoundTrips:
 class CallCounts:
     requests: int
     seconds: float
-    calls: Counter[str]
+    calls: Counter[str]  # all of them
     items_written: Counter[str]
+    before_first_byte: Counter[str]  # from sending the request to its first response byte
+
+
+# After each counted response, how long to wait for its after-response work (settlement,
+# cache refresh) to reach the counter before the next request starts.
+AFTER_RESPONSE_PAUSE = 0.1
 
 
 async def count_calls(target: Target, counter: Any, requests: int, max_tokens: int) -> CallCounts:
     """AWS calls the gateway makes for ``requests`` sequential requests (half streamed) on a
-    warm instance: the first requests (key, team and secret not yet cached) are not counted."""
+    warm instance, split into those before the first response byte and all of them; the first
+    requests (key, team and secret not yet cached) are not counted."""
+    calls: Counter[str] = Counter()
+    items: Counter[str] = Counter()
+    before: Counter[str] = Counter()
     async with httpx.AsyncClient(timeout=30) as client:
         for mode in MODES:
             await timed(client, target, chat_body(mode, max_tokens))
+        await asyncio.sleep(AFTER_RESPONSE_PAUSE)
         counter.take()
         start = time.perf_counter()
         for index in range(requests):
-            await timed(client, target, chat_body(MODES[index % 2], max_tokens))
-        seconds = time.perf_counter() - start
-    calls, items = counter.take()
-    return CallCounts(requests, seconds, calls, items)
+            body = chat_body(MODES[index % 2], max_tokens)
+            async with client.stream(
+                "POST", target.url, content=body, headers=target.headers
+            ) as reply:
+                first = True
+                async for _ in reply.aiter_raw():
+                    if first:
+                        early, early_items = counter.take()
+                        before.update(early)
+                        calls.update(early)
+                        items.update(early_items)
+                        first = False
+            await asyncio.sleep(AFTER_RESPONSE_PAUSE)
+            late, late_items = counter.take()
+            calls.update(late)
+            items.update(late_items)
+        seconds = time.perf_counter() - start - requests * AFTER_RESPONSE_PAUSE
+    return CallCounts(requests, seconds, calls, items, before)
 
 
 @dataclass

@@ -40,3 +40,15 @@ def test_invalidate_drops_the_entry() -> None:
     cache.put("a", 1)
     cache.invalidate("a")
     assert cache.get("a") == (False, None)
+
+
+def test_older_than_tells_the_age_of_fresh_and_expired_entries() -> None:
+    clock = FakeClock()
+    cache: TTLCache[str, int] = TTLCache(ttl=5.0, clock=clock)
+    assert not cache.older_than("a", 0)
+    cache.put("a", 1)
+    clock.now = 2.4
+    assert not cache.older_than("a", 2.5)
+    clock.now = 2.5
+    assert cache.older_than("a", 2.5)
+    assert cache.get("a") == (True, 1)  # still fresh: older_than does not expire anything

@@ -45,6 +45,11 @@ class TTLCache(Generic[K, V]):
         self._entries.move_to_end(key)
         return True, value
 
+    def older_than(self, key: K, seconds: float) -> bool:
+        """Whether ``key`` has an entry (fresh or not) loaded at least ``seconds`` ago."""
+        entry = self._entries.get(key)
+        return entry is not None and self._clock() - entry[0] >= seconds
+
     def put(self, key: K, value: V) -> None:
         self._entries[key] = (self._clock(), value)
         self._entries.move_to_end(key)

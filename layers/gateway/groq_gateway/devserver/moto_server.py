@@ -14,6 +14,12 @@ metering item ever written), which DynamoDB does not; the benchmark (bench/) wou
 measure the emulator's growth, not the gateway. What a cancelled transaction leaves behind
 is the same either way: the touched items as they were.
 
+And it keeps Python's full garbage collections short: moto holds every item as Python
+objects, and a full collection walks them all (45 to 50 ms once a benchmark has filled the
+table), stalling every request behind the lock, which DynamoDB does not do. What has
+survived a full collection (and moto's own modules, at start) is frozen (``gc.freeze``), so
+the next collections walk only what is newer.
+
 Run: ``python -m groq_gateway.devserver.moto_server --host 127.0.0.1 --port 5000``
 """
 
@@ -21,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import gc
 import os
 import threading
 from collections.abc import Callable, Iterable
@@ -46,10 +53,16 @@ class Serialized:
     def __init__(self, app: Callable[[dict[str, Any], StartResponse], Iterable[bytes]]) -> None:
         self.app = app
         self.lock = threading.Lock()
+        self.full_collections = gc.get_stats()[2]["collections"]
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
         with self.lock:
-            return list(self.app(environ, start_response))
+            response = list(self.app(environ, start_response))
+            full_collections = gc.get_stats()[2]["collections"]
+            if full_collections != self.full_collections:
+                self.full_collections = full_collections
+                gc.freeze()  # what survived a full collection is not walked again
+            return response
 
 
 Snapshot = tuple[Any, DynamoType, DynamoType | None, Any]
@@ -119,6 +132,8 @@ def main() -> None:
     os.environ.setdefault("MOTO_PORT", str(args.port))
     dynamodb_models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign,assignment]
     app = DomainDispatcherApplication(create_backend_app)
+    gc.collect()
+    gc.freeze()  # moto's modules and the app: never garbage, never walked again
     run_simple(
         args.host,
         args.port,

@@ -186,7 +186,9 @@ class Proxy:
             endpoint = resolve_endpoint(request.method, path)
             if endpoint is None:
                 raise not_found(f"Unknown request URL: {request.method} /openai/v1/{path}.")
-            principal = await self.authenticator.authenticate(request.headers.get("authorization"))
+            principal = await self.authenticator.authenticate(
+                request.headers.get("authorization"), later
+            )
             peer = request.client.host if request.client else None
             principal = replace(principal, source_ip=client_ip(request.headers, peer))
             telemetry.key_id, telemetry.team_id = principal.key.key_id, principal.key.team_id

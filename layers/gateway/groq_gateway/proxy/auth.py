@@ -3,6 +3,10 @@
 The cache holds records (never plaintext); the presented secret is checked against the
 record's hashes on every request, in constant time. A record is at most ``cache_seconds``
 old, which bounds how long a revocation or a limit change takes to reach every instance.
+
+A record past half its life is read again after the response (on the request's
+after-response work), so a key in steady use is never read before its first upstream byte;
+only a record past its whole life (a key idle for ``cache_seconds``) is read on the way in.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from groq_gateway.cache import TTLCache
 from groq_gateway.errors import invalid_api_key, service_unavailable
 from groq_gateway.keys import GATEWAY_KEY_PREFIX, bearer_token, hash_secret, parse_key
 from groq_gateway.models import GatewayKey, KeyStatus, SecretVersion, Team, utcnow
+from groq_gateway.observability import logger
+from groq_gateway.proxy.after_response import AfterResponse
 from groq_gateway.proxy.policy import Principal, budget_paused
 from groq_gateway.store import GatewayStore, StoreUnavailableError
 
@@ -44,6 +50,8 @@ class KeyAuthenticator:
         now: Callable[[], datetime] = utcnow,
     ) -> None:
         self._store = store
+        self._refresh_after = cache_seconds / 2
+        self._refreshing: set[str] = set()
         self._keys: TTLCache[str, GatewayKey | None] = TTLCache(ttl=cache_seconds)
         self._teams: TTLCache[str, Team | None] = TTLCache(ttl=cache_seconds)
         self._now = now
@@ -56,8 +64,11 @@ class KeyAuthenticator:
         self._refreshed.put(key_id, True)
         return True
 
-    async def authenticate(self, authorization: str | None) -> Principal:
-        """The caller behind an ``Authorization`` header, or a 401 :class:`GatewayError`."""
+    async def authenticate(
+        self, authorization: str | None, later: AfterResponse | None = None
+    ) -> Principal:
+        """The caller behind an ``Authorization`` header, or a 401 :class:`GatewayError`.
+        Records past half their life are read again on ``later``, after the response."""
         token = bearer_token(authorization)
         parsed = parse_key(token, GATEWAY_KEY_PREFIX) if token else None
         if parsed is None:
@@ -83,7 +94,36 @@ class KeyAuthenticator:
             team = await self._cached(self._teams, key.team_id, self._store.teams.get)
             if team is None:
                 raise invalid_api_key()
+        if later is not None:
+            self._refresh_later(later, self._keys, "key", key.key_id, self._store.keys.get)
+            if key.team_id:
+                self._refresh_later(later, self._teams, "team", key.team_id, self._store.teams.get)
         return Principal(key, team, secret)
+
+    def _refresh_later(
+        self,
+        later: AfterResponse,
+        cache: TTLCache[str, R | None],
+        kind: str,
+        record_id: str,
+        load: Callable[[str], R | None],
+    ) -> None:
+        """Read a record past half its life again after the response, once at a time."""
+        token = f"{kind}#{record_id}"
+        if token in self._refreshing or not cache.older_than(record_id, self._refresh_after):
+            return
+        self._refreshing.add(token)
+
+        async def refresh() -> None:
+            try:
+                cache.put(record_id, await anyio.to_thread.run_sync(load, record_id))
+            except StoreUnavailableError as error:
+                # The entry stays until it expires; then the next request reads it.
+                logger.warning("cache refresh failed", extra={"record": kind, "error": str(error)})
+            finally:
+                self._refreshing.discard(token)
+
+        later.add(refresh)
 
     async def _cached(
         self, cache: TTLCache[str, R | None], record_id: str, load: Callable[[str], R | None]
