@@ -52,6 +52,7 @@ class Measured:
     memory_mb: int  # ProxyFunction's MemorySize in template.yaml
     bench_duration_ms: float  # p50 total of a non-streamed request through the gateway
     added_ms: float  # p50 of what the gateway adds to it
+    after_response_ms: float  # p50 from the last byte to the end of the after-response work
     cpu_ms: float  # the proxy process's CPU time per request (under load)
     wru: float  # DynamoDB write request units per request
     rru: float  # DynamoDB read request units per request
@@ -71,10 +72,11 @@ def access_log_bytes(template: TemplateModel) -> int:
 
 
 def lambda_duration_ms(measured: Measured, upstream_ms: float, memory_mb: int) -> float:
-    """Estimated billed duration: Groq's time plus what the gateway adds, its CPU part
-    slowed by the smaller CPU share below 1,769 MB (an estimate, not a measurement)."""
+    """Estimated billed duration: Groq's time, what the gateway adds before the last byte and
+    its after-response work (the post-response extension holds the invocation for it), its
+    CPU part slowed by the smaller CPU share below 1,769 MB (an estimate, not a measurement)."""
     slowdown = max(0.0, LAMBDA_MB_PER_VCPU / memory_mb - 1)
-    return upstream_ms + measured.added_ms + measured.cpu_ms * slowdown
+    return upstream_ms + measured.added_ms + measured.after_response_ms + measured.cpu_ms * slowdown
 
 
 def per_million(measured: Measured, upstream_ms: float, memory_mb: int) -> dict[str, float]:
@@ -138,7 +140,8 @@ def cost_tables(measured: Measured, typical_upstream_ms: float) -> list[str]:
     lines = [
         f"Per million requests, us-east-1 list prices, ProxyFunction at {measured.memory_mb} MB "
         f"arm64. Billed duration = Groq's time + the {measured.added_ms:.1f} ms the gateway "
-        "adds (+ its CPU time scaled to the memory's CPU share). 'bench': Groq's time is the "
+        f"adds before the last byte + {measured.after_response_ms:.1f} ms of after-response "
+        "work (+ its CPU time scaled to the memory's CPU share). 'bench': Groq's time is the "
         f"simulator's ({bench_upstream:.1f} ms, {bench_ms:.1f} ms billed); 'typical': Groq "
         f"answers {TYPICAL_PROMPT_TOKENS} prompt + {TYPICAL_COMPLETION_TOKENS} completion "
         f"tokens in {typical_upstream_ms:.0f} ms (an assumption), {typical_ms:.1f} ms billed.",

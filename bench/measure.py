@@ -255,3 +255,17 @@ def log_bytes(path: Path, offset: int) -> dict[str, int]:
         for line in stream:
             sizes["emf" if b'"_aws"' in line else "log"] += len(line)
     return sizes
+
+
+def logged_values(path: Path, offset: int, field: str) -> list[float]:
+    """``field`` of each request log line a proxy wrote to stdout since ``offset``."""
+    values = []
+    with path.open("rb") as stream:
+        stream.seek(offset)
+        for line in stream:
+            if b'"_aws"' in line or field.encode() not in line:
+                continue
+            value = json.loads(line).get(field)
+            if isinstance(value, int | float):
+                values.append(float(value))
+    return values

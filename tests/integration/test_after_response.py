@@ -296,3 +296,17 @@ async def test_the_app_reports_lambda_requests_to_the_extension(
     status, _ = await serve_one(app, asgi_scope("/healthz", {}, method="GET"), b"", [])
     assert status == 200
     assert seen == [("started", "inv-42"), ("done", "inv-42")]
+
+
+async def test_a_failed_registration_is_logged_and_the_proxy_still_serves(
+    gateway: LocalGateway, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Unregistrable(PostResponseExtension):
+        def register(self) -> None:
+            raise OSError("no Extensions API here")
+
+    app = create_proxy_app(gateway.settings, extension=Unregistrable("127.0.0.1:9001"))
+    async with app.router.lifespan_context(app):
+        status, _ = await serve_one(app, asgi_scope("/healthz", {}, method="GET"), b"", [])
+    assert status == 200
+    assert "post-response extension not registered" in caplog.text

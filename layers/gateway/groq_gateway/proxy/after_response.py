@@ -53,7 +53,7 @@ class AfterResponse:
             work = self._work.pop(0)
             try:
                 await work()
-            except Exception as error:
+            except Exception as error:  # the response is already sent: log, go on
                 logger.exception(
                     "after-response work failed", extra={"error_type": type(error).__name__}
                 )

@@ -131,7 +131,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if extension:
-            extension.register()  # during Lambda's init, before the adapter's first event
+            register_extension(extension)  # during Lambda's init, before the first event
         yield
         await proxy.upstream.aclose()
 
@@ -157,6 +157,18 @@ def create_app(
     )
 
 
+def register_extension(extension: PostResponseExtension) -> None:
+    """Register the post-response extension; a failure is logged, never fatal: the proxy
+    serves without the hold (work after a response may then wait for the next invocation)."""
+    try:
+        extension.register()
+    except Exception as error:  # availability first; logged
+        logger.error(
+            "post-response extension not registered",
+            extra={"error_type": type(error).__name__, "error": str(error)},
+        )
+
+
 class Proxy:
     def __init__(
         self, settings: Settings, store: GatewayStore, prices: PriceBook, upstream: Upstream
@@ -168,16 +180,15 @@ class Proxy:
         self.authenticator = KeyAuthenticator(store, cache_seconds=settings.key_cache_seconds)
 
     async def handle(self, request: Request) -> Response:
-        started = time.perf_counter()
         telemetry = RequestTelemetry(path=request.path_params["path"])
         later = after_response(request)
         try:
-            return await self.check_and_forward(request, started, telemetry, later)
+            return await self.check_and_forward(request, telemetry, later)
         finally:
             later.add(telemetry.publish_async)  # last: after settlement filled in the usage
 
     async def check_and_forward(
-        self, request: Request, started: float, telemetry: RequestTelemetry, later: AfterResponse
+        self, request: Request, telemetry: RequestTelemetry, later: AfterResponse
     ) -> Response:
         """Check, admit and forward one request; what is left to do goes on ``later``."""
         path = telemetry.path
@@ -211,7 +222,7 @@ class Proxy:
                 self.settle_later(later, admission, principal, forward, telemetry)
             telemetry.status = error.status
             telemetry.rejection = error.code or error.type
-            telemetry.total_ms = (time.perf_counter() - started) * 1000
+            telemetry.total_ms = (time.perf_counter() - telemetry.started) * 1000
             return error_response(error)
         except BaseException:
             if admission is not None:
@@ -226,9 +237,7 @@ class Proxy:
         )
         if forward.alias_from:
             headers[ALIAS_HEADER] = f"{forward.alias_from}={forward.model}"
-        relay = Relay(
-            self, principal, forward, admission, result, telemetry, started, upstream_started
-        )
+        relay = Relay(self, principal, forward, admission, result, telemetry, upstream_started)
         later.add(relay.finish)
         if path == "models" and result.response.status_code == 200:
             return await relay.model_list(headers)
@@ -430,7 +439,6 @@ class Relay:
         admission: Admission,
         result: UpstreamResult,
         telemetry: RequestTelemetry,
-        started: float,
         upstream_started: float,
     ) -> None:
         self.proxy = proxy
@@ -439,7 +447,6 @@ class Relay:
         self.admission = admission
         self.response = result.response
         self.telemetry = telemetry
-        self.started = started
         self.upstream_started = upstream_started
         self.succeeded = 200 <= self.response.status_code < 300
         content_type = self.response.headers.get("content-type", "")
@@ -481,7 +488,7 @@ class Relay:
         ended = self.ended or time.perf_counter()  # never streamed: the client went away
         await self.response.aclose()
         self.telemetry.upstream_ms = (ended - self.upstream_started) * 1000
-        self.telemetry.total_ms = (ended - self.started) * 1000
+        self.telemetry.total_ms = (ended - self.telemetry.started) * 1000
         observed = None
         if self.succeeded:
             observed = self.tap.observed if self.tap else ObservedUsage()

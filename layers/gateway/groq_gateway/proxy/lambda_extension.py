@@ -121,7 +121,7 @@ class PostResponseExtension:
                 completed_before = self._completed_without_id
             try:
                 event = self._next_event()
-            except Exception as error:
+            except Exception as error:  # the API went away: nothing left to hold
                 logger.warning(
                     "post-response extension stopped", extra={"error_type": type(error).__name__}
                 )

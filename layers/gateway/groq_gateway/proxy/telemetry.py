@@ -12,11 +12,14 @@ request writes at most three documents, with bounded dimensions:
 * ``service`` + ``reason``: ``Rejections`` (``invalid_api_key``, ``rate_limit_requests``, ...).
 
 The log line carries ids, model, status, counts and timings: never a key, a prompt or a
-completion.
+completion. ``total_ms`` runs to the response's last byte; ``after_response_ms`` from there to
+the log line (the settlement write, mostly): time the client does not wait for but Lambda
+bills.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -42,8 +45,9 @@ class RequestTelemetry:
     upstream_429: int = 0
     upstream_5xx: int = 0
     upstream_ms: float | None = None
-    total_ms: float = 0.0
+    total_ms: float = 0.0  # to the response's last byte
     extra: dict[str, object] = field(default_factory=dict)
+    started: float = field(default_factory=time.perf_counter)
 
     @property
     def overhead_ms(self) -> float | None:
@@ -52,6 +56,10 @@ class RequestTelemetry:
     async def publish_async(self) -> None:
         """:meth:`publish`, as after-response work."""
         self.publish()
+
+    @property
+    def after_response_ms(self) -> float:
+        return max(0.0, (time.perf_counter() - self.started) * 1000 - self.total_ms)
 
     def publish(self) -> None:
         self._metrics()
@@ -72,6 +80,7 @@ class RequestTelemetry:
                 "upstream_ms": self.upstream_ms,
                 "overhead_ms": self.overhead_ms,
                 "total_ms": round(self.total_ms, 2),
+                "after_response_ms": round(self.after_response_ms, 2),
                 **self.extra,
             },
         )
