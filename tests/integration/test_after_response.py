@@ -220,15 +220,21 @@ def far_deadline() -> float:
     return (time.time() + 300) * 1000
 
 
-def test_the_extension_asks_for_the_next_event_only_when_the_invocation_is_done() -> None:
+def registered() -> tuple[FakeExtensionsApi, PostResponseExtension]:
+    """An extension registered with a fake API, done with init: waiting for its first event."""
     api = FakeExtensionsApi()
     extension = PostResponseExtension("127.0.0.1:9001", transport=api.transport)
     extension.register()
+    assert api.wait_for_next_calls(1, timeout=5)
+    return api, extension
+
+
+def test_the_extension_asks_for_the_next_event_only_when_the_invocation_is_done() -> None:
+    api, extension = registered()
     assert api.registered == {
         "name": "groq-gateway-post-response",
         "body": {"events": ["INVOKE"]},
     }
-    assert api.wait_for_next_calls(1, timeout=5)  # init done: waiting for the first event
 
     api.invoke("req-1", far_deadline())
     extension.started("req-1")
@@ -244,10 +250,7 @@ def test_the_extension_asks_for_the_next_event_only_when_the_invocation_is_done(
 
 
 def test_without_request_ids_the_extension_waits_for_a_request_to_finish() -> None:
-    api = FakeExtensionsApi()
-    extension = PostResponseExtension("127.0.0.1:9001", transport=api.transport)
-    extension.register()
-    assert api.wait_for_next_calls(1, timeout=5)
+    api, extension = registered()
     api.invoke("req-1", far_deadline())
     assert not api.wait_for_next_calls(2, timeout=0.3)  # the request has not arrived yet
     extension.started(None)
@@ -257,12 +260,9 @@ def test_without_request_ids_the_extension_waits_for_a_request_to_finish() -> No
 
 
 def test_the_deadline_releases_an_invocation_whose_request_never_came() -> None:
-    api = FakeExtensionsApi()
-    extension = PostResponseExtension("127.0.0.1:9001", transport=api.transport)
-    extension.register()
-    assert api.wait_for_next_calls(1, timeout=5)
-    api.invoke("lost", (time.time() + 0.3) * 1000)
-    assert not api.wait_for_next_calls(2, timeout=0.15)
+    api, _ = registered()
+    api.invoke("lost", (time.time() + 1.0) * 1000)
+    assert not api.wait_for_next_calls(2, timeout=0.3)
     assert api.wait_for_next_calls(2, timeout=5)
 
 

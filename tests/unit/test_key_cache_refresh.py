@@ -3,10 +3,10 @@ its request goes upstream; a key idle for a whole cache life is read on the way 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
-import anyio
 import pytest
 
 from groq_gateway.errors import GatewayError
@@ -18,7 +18,15 @@ from tests.integration.test_store import new_key_with_plaintext
 
 pytestmark = pytest.mark.anyio
 
-LIFE = 0.4  # seconds a cached record lives
+LIFE = 5.0  # seconds a cached record lives
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
 class CountingKeys:
@@ -34,58 +42,72 @@ class CountingKeys:
         return self.key if key_id == self.key.key_id else None
 
 
-def authenticator(keys: CountingKeys) -> KeyAuthenticator:
+@dataclass
+class Fixture:
+    key: GatewayKey
+    keys: CountingKeys
+    auth: KeyAuthenticator
+    clock: Clock
+    header: str
+
+    async def authenticate(self, later: AfterResponse | None = None) -> None:
+        await self.auth.authenticate(self.header, later or AfterResponse())
+
+
+def fixture() -> Fixture:
+    key, plaintext = new_key_with_plaintext()
+    keys, clock = CountingKeys(key), Clock()
     store: Any = SimpleNamespace(keys=keys, teams=SimpleNamespace(get=lambda team_id: None))
-    return KeyAuthenticator(store, cache_seconds=LIFE)
+    auth = KeyAuthenticator(store, cache_seconds=LIFE, clock=clock)
+    return Fixture(key, keys, auth, clock, f"Bearer {plaintext}")
 
 
 async def test_a_key_in_steady_use_is_read_again_only_after_responses() -> None:
-    key, plaintext = new_key_with_plaintext()
-    keys = CountingKeys(key)
-    auth = authenticator(keys)
-    header = f"Bearer {plaintext}"
+    f = fixture()
+    await f.authenticate()
+    assert f.keys.reads == 1  # a cold cache: read on the way in
 
-    await auth.authenticate(header, AfterResponse())
-    assert keys.reads == 1  # a cold cache: read on the way in
-
-    await anyio.sleep(LIFE * 0.6)  # past half its life, not past its whole life
+    f.clock.now += LIFE * 0.4  # not yet half its life: nothing to refresh
     later = AfterResponse()
-    await auth.authenticate(header, later)
-    assert keys.reads == 1  # nothing read before the request would go upstream
-    again = AfterResponse()
-    await auth.authenticate(header, again)
+    await f.authenticate(later)
     await later.run()
-    assert keys.reads == 2  # read after the response ...
+    assert f.keys.reads == 1
+
+    f.clock.now += LIFE * 0.2  # past half its life, not past its whole life
+    later = AfterResponse()
+    await f.authenticate(later)
+    assert f.keys.reads == 1  # nothing read before the request would go upstream
+    again = AfterResponse()
+    await f.authenticate(again)
+    await later.run()
+    assert f.keys.reads == 2  # read after the response ...
     await again.run()
-    assert keys.reads == 2  # ... once, however many requests asked meanwhile
+    assert f.keys.reads == 2  # ... once, however many requests asked meanwhile
 
     # The refreshed record is what the next requests see: a revocation arrives this way.
-    keys.key = key.model_copy(update={"status": KeyStatus.REVOKED})
-    await anyio.sleep(LIFE * 0.6)
+    f.keys.key = f.key.model_copy(update={"status": KeyStatus.REVOKED})
+    f.clock.now += LIFE * 0.6
     later = AfterResponse()
-    await auth.authenticate(header, later)  # still the cached, active record
+    await f.authenticate(later)  # still the cached, active record
     await later.run()
     with pytest.raises(GatewayError) as refused:
-        await auth.authenticate(header, AfterResponse())
+        await f.authenticate()
     assert refused.value.code == "invalid_api_key"
-    assert keys.reads == 3
+    assert f.keys.reads == 3
 
 
 async def test_an_idle_key_is_read_on_the_way_in_and_a_failed_refresh_is_harmless() -> None:
-    key, plaintext = new_key_with_plaintext()
-    keys = CountingKeys(key)
-    auth = authenticator(keys)
-    header = f"Bearer {plaintext}"
-    await auth.authenticate(header, AfterResponse())
-    await anyio.sleep(LIFE * 0.6)
-    keys.fail = True
+    f = fixture()
+    await f.authenticate()
+    f.clock.now += LIFE * 0.6
+    f.keys.fail = True
     later = AfterResponse()
-    await auth.authenticate(header, later)
+    await f.authenticate(later)
     await later.run()  # the refresh fails: logged, the entry stays until it expires
-    assert keys.reads == 2
-    keys.fail = False
-    await auth.authenticate(header, AfterResponse())
-    assert keys.reads == 2  # still the cached record
-    await anyio.sleep(LIFE)
-    await auth.authenticate(header, AfterResponse())
-    assert keys.reads == 3  # a whole life idle: read on the way in
+    assert f.keys.reads == 2
+    f.keys.fail = False
+    await f.authenticate()
+    assert f.keys.reads == 2  # still the cached record
+    f.clock.now += LIFE
+    await f.authenticate()
+    assert f.keys.reads == 3  # a whole life idle: read on the way in

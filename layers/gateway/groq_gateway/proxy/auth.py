@@ -12,6 +12,7 @@ only a record past its whole life (a key idle for ``cache_seconds``) is read on 
 from __future__ import annotations
 
 import hmac
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import TypeVar
@@ -48,14 +49,15 @@ class KeyAuthenticator:
         store: GatewayStore,
         cache_seconds: float,
         now: Callable[[], datetime] = utcnow,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
         self._refresh_after = cache_seconds / 2
         self._refreshing: set[str] = set()
-        self._keys: TTLCache[str, GatewayKey | None] = TTLCache(ttl=cache_seconds)
-        self._teams: TTLCache[str, Team | None] = TTLCache(ttl=cache_seconds)
+        self._keys: TTLCache[str, GatewayKey | None] = TTLCache(ttl=cache_seconds, clock=clock)
+        self._teams: TTLCache[str, Team | None] = TTLCache(ttl=cache_seconds, clock=clock)
         self._now = now
-        self._refreshed: TTLCache[str, bool] = TTLCache(ttl=REFRESH_INTERVAL_SECONDS)
+        self._refreshed: TTLCache[str, bool] = TTLCache(ttl=REFRESH_INTERVAL_SECONDS, clock=clock)
 
     def _may_refresh(self, key_id: str) -> bool:
         recent, _ = self._refreshed.get(key_id)
