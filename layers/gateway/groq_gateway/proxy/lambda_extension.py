@@ -66,7 +66,6 @@ class PostResponseExtension:
         self._completed_without_id = 0
         self._finished_ids: deque[str] = deque(maxlen=REMEMBERED_IDS)
         self._identifier: str | None = None
-        self._thread: threading.Thread | None = None
 
     @classmethod
     def from_environment(cls) -> PostResponseExtension | None:
@@ -102,8 +101,7 @@ class PostResponseExtension:
         )
         with self._transport(request, 5.0) as response:
             self._identifier = response.headers["Lambda-Extension-Identifier"]
-        self._thread = threading.Thread(target=self._run, name=EXTENSION_NAME, daemon=True)
-        self._thread.start()
+        threading.Thread(target=self._run, name=EXTENSION_NAME, daemon=True).start()
 
     def _next_event(self) -> dict[str, Any]:
         assert self._identifier is not None
