@@ -163,6 +163,9 @@ def test_globals_give_every_function_the_contract_environment(template: dict[str
         "UPSTREAM_BASE_URL": {"Ref": "UpstreamBaseUrl"},
         "UPSTREAM_KEY_SECRET_ID": {"Ref": "UpstreamKeySecret"},
         "ORG_MONTHLY_CAP_USD": {"Ref": "OrgMonthlyCapUSD"},
+        "ORG_LEASE_USD": {"Ref": "OrgBudgetLeaseUSD"},
+        "ORG_LEASE_SECONDS": "60",
+        "ORG_LEASE_GRACE_SECONDS": "600",
         "ALERTS_TOPIC_ARN": ALERTS_TOPIC,
         "PRICE_OVERRIDES": {"Ref": "PriceOverrides"},
         "BILLING_TIMEZONE": {"Ref": "BillingTimezone"},
@@ -407,6 +410,22 @@ def test_proxy_reads_only_the_upstream_secret(resources: dict[str, dict[str, Any
     for statement in secret_statements:
         assert as_list(statement["Action"]) == ["secretsmanager:GetSecretValue"]
         assert as_list(statement["Resource"]) == [{"Ref": "UpstreamKeySecret"}]
+
+
+def test_proxy_deletes_only_in_the_organisation_partition(
+    resources: dict[str, dict[str, Any]],
+) -> None:
+    """Releasing an organisation budget lease is the proxy's only delete."""
+    deleters = [
+        s
+        for s in _statements(props(resources, "ProxyFunction"))
+        if "dynamodb:DeleteItem" in as_list(s["Action"])
+    ]
+    assert len(deleters) == 1
+    assert as_list(deleters[0]["Action"]) == ["dynamodb:DeleteItem"]
+    assert deleters[0]["Condition"] == {
+        "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["ORG"]}
+    }
 
 
 def test_per_key_secrets_are_confined_to_the_stack_prefix(

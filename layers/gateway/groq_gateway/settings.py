@@ -34,6 +34,14 @@ class Settings(BaseModel):
     # Where keys with deliver_to_secret get each new secret: "<prefix><key id>".
     key_secret_prefix: str = "groq-gateway/keys/"  # noqa: S105 - a name prefix, not a secret
     org_monthly_cap_usd: Decimal = Decimal(0)
+    # Organisation budget leases (groq_gateway.org_budget): the slice of the organisation's
+    # cap a proxy instance reserves at once and admits requests against in memory; 0 turns
+    # leases off (every request then reserves on the organisation item). A lease is drawn on
+    # for org_lease_seconds; the poller reclaims what an instance never released
+    # org_lease_grace_seconds later, which must be longer than any request can run.
+    org_lease_usd: Decimal = Field(default=Decimal(1), ge=0)
+    org_lease_seconds: float = Field(default=60.0, gt=0, le=3600)
+    org_lease_grace_seconds: float = Field(default=600.0, gt=0)
     # IAM principals (ARNs) allowed on the admin API's /iam/ routes, full or read-only; with
     # both empty every principal of the API's own account is full (see groq_gateway.admin.iam).
     # The environment gives each as one comma-separated string.
@@ -66,6 +74,9 @@ class Settings(BaseModel):
             "alerts_topic_arn": "ALERTS_TOPIC_ARN",
             "key_secret_prefix": "KEY_SECRET_PREFIX",
             "org_monthly_cap_usd": "ORG_MONTHLY_CAP_USD",
+            "org_lease_usd": "ORG_LEASE_USD",
+            "org_lease_seconds": "ORG_LEASE_SECONDS",
+            "org_lease_grace_seconds": "ORG_LEASE_GRACE_SECONDS",
             "admin_iam_full_arns": "ADMIN_IAM_FULL_ARNS",
             "admin_iam_read_only_arns": "ADMIN_IAM_READ_ONLY_ARNS",
             "billing_timezone": "BILLING_TIMEZONE",
@@ -106,6 +117,14 @@ class Settings(BaseModel):
     def org_cap_micros(self) -> int | None:
         """The organisation's monthly cap in micro-dollars; ``None`` when it is 0 (no cap)."""
         return int(self.org_monthly_cap_usd * 1_000_000) or None
+
+    @property
+    def org_lease_micros(self) -> int:
+        """The size of one organisation budget lease in micro-dollars; 0 when leases are off
+        (also when there is no organisation cap: nothing to lease)."""
+        if self.org_cap_micros is None:
+            return 0
+        return int(self.org_lease_usd * 1_000_000)
 
     @property
     def upstream_root(self) -> str:

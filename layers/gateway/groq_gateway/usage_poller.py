@@ -13,7 +13,10 @@ Groq has no usage API, so the gateway's own metering is the source of truth. Eve
 4. ``budgets``: thresholds, pauses and resumes (:mod:`groq_gateway.budget_watch`).
 5. ``retired-models``: a model that an allowlist or an alias target names and that Groq no
    longer serves raises one ``model_retired`` event (once per model).
-6. ``outbox``: queued events are published to the alerts topic (the notifier and e-mail
+6. ``org-leases``: organisation budget leases whose instance never gave them back (it went
+   away) are reclaimed once their grace has passed: what they did not use is returned to the
+   organisation's cap (:mod:`groq_gateway.org_budget`).
+7. ``outbox``: queued events are published to the alerts topic (the notifier and e-mail
    subscribers get them); an event SNS refuses stays queued for the next run.
 
 A step that meets an unreachable Groq, a throttled or unavailable DynamoDB or a refusing SNS is
@@ -115,6 +118,7 @@ class PollReport:
     paused: list[str] = field(default_factory=list)
     resumed: list[str] = field(default_factory=list)
     retired_models: list[str] = field(default_factory=list)
+    leases_reclaimed: int = 0
     failed_steps: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -341,6 +345,17 @@ def publish_outbox(settings: Settings, notices: NoticeStore, now: datetime) -> O
     return result
 
 
+# -- 6. organisation budget leases ----------------------------------------------------------
+
+
+def reclaim_org_leases(store: GatewayStore, now: datetime) -> int:
+    """Give back what expired leases did not use; returns how many were reclaimed. A lease
+    whose use changed since it was read (a late settlement) is left for the next run."""
+    return sum(
+        1 for lease in store.org_leases.expired(now.timestamp()) if store.org_leases.reclaim(lease)
+    )
+
+
 # -- the run --------------------------------------------------------------------------------
 
 
@@ -421,6 +436,8 @@ def poll(settings: Settings, store: GatewayStore, now: datetime, job: str) -> Po
                 )
                 report.retired_models = retired or []
                 report.events_queued += len(report.retired_models)
+        reclaimed = run.step("org-leases", lambda: reclaim_org_leases(store, now))
+        report.leases_reclaimed = reclaimed or 0
         outbox = run.step("outbox", lambda: publish_outbox(settings, notices, now))
         if outbox is not None:
             report.events_published = outbox.published

@@ -42,9 +42,11 @@ from groq_gateway.limits import (
     admission_plan,
     check_fits,
     minute_end,
+    month_of,
 )
 from groq_gateway.models import EndpointGroup, GatewayKey, UsageRecord, utcnow
 from groq_gateway.observability import logger
+from groq_gateway.org_budget import LeaseDraw, OrgBudgetLeases
 from groq_gateway.pricing import PriceBook, default_price_book
 from groq_gateway.proxy.after_response import AfterResponse, AfterResponseMiddleware, after_response
 from groq_gateway.proxy.auth import KeyAuthenticator
@@ -178,6 +180,7 @@ class Proxy:
         self.prices = prices
         self.upstream = upstream
         self.authenticator = KeyAuthenticator(store, cache_seconds=settings.key_cache_seconds)
+        self.org_leases = OrgBudgetLeases(settings.org_lease_micros, settings.org_lease_seconds)
 
     async def handle(self, request: Request) -> Response:
         telemetry = RequestTelemetry(path=request.path_params["path"])
@@ -286,27 +289,46 @@ class Proxy:
         )
 
     async def admit(self, principal: Principal, forward: Forward) -> Admission:
+        """Count the request: one conditional write (none when nothing limits the key and
+        its cost is held on this instance's organisation budget lease)."""
+        at = utcnow()
+        org_cap = self.settings.org_cap_micros
+        draw: LeaseDraw | None = None
+        if org_cap and self.org_leases.enabled:
+            month = month_of(at, self.settings.billing_tz)
+            draw = self.org_leases.draw(month, forward.cost_micros, at.timestamp())
         plan = admission_plan(
             principal.key,
             principal.team,
-            self.settings.org_cap_micros,
-            utcnow(),
+            None if draw else org_cap,
+            at,
             estimated_tokens=forward.tokens,
             cost_micros=forward.cost_micros,
             billing_tz=self.settings.billing_tz,
         )
         try:
             check_fits(plan)
-            return await anyio.to_thread.run_sync(self.store.counters.admit, plan)
+            if plan.is_empty:
+                return Admission(plan, org_draw=draw)
+            admission = await anyio.to_thread.run_sync(self.store.counters.admit, plan)
         except LimitExceededError as refusal:
+            if draw:
+                self.org_leases.cancel(draw)
             raise limit_error(principal, refusal) from refusal
         except StoreUnavailableError as error:
+            if draw:
+                self.org_leases.cancel(draw)
             raise GatewayError(
                 503,
                 "The gateway cannot count this request right now; nothing was forwarded.",
                 type="service_unavailable",
                 code="service_unavailable",
             ) from error
+        except BaseException:
+            if draw:
+                self.org_leases.cancel(draw)
+            raise
+        return replace(admission, org_draw=draw)
 
     def settle_later(
         self,
@@ -352,13 +374,18 @@ class Proxy:
             telemetry.cost_micros, telemetry.estimated = usage.cost_micros, usage.estimated
         tokens = usage.total_tokens if usage else 0
         micros = usage.cost_micros if usage else 0
+        draw = admission.org_draw
         try:
             await anyio.to_thread.run_sync(
                 lambda: self.store.counters.settle(
                     admission, tokens=tokens, micros=micros, usage=usage, also=also
                 )
             )
+            if draw:
+                self.org_leases.settled(draw, micros)
         except StoreUnavailableError as error:
+            if draw:
+                self.org_leases.unsettled(draw)
             # The reservation stays (the safe direction for caps); the record is logged in
             # full, without content, so it can be replayed.
             logger.error(
@@ -370,6 +397,43 @@ class Proxy:
                 },
             )
             telemetry.extra["settlement_failed"] = True
+        if self.org_leases.enabled:
+            await self.tend_org_leases()
+
+    async def tend_org_leases(self) -> None:
+        """After a response: give back idle leases, take a new one when the current one runs
+        low. A failure is logged; the next response tries again (and the poller reclaims
+        what is never given back)."""
+        at = utcnow()
+        now = at.timestamp()
+        for lease in self.org_leases.releasable(now):
+            try:
+                await anyio.to_thread.run_sync(self.store.org_leases.release, lease)
+            except StoreUnavailableError as error:
+                logger.warning("organisation lease not released", extra={"error": str(error)})
+                continue
+            self.org_leases.forget(lease)  # released, or already reclaimed by the poller
+        request = self.org_leases.wanted(month_of(at, self.settings.billing_tz), now)
+        if request is None or self.settings.org_cap_micros is None:
+            return
+        self.org_leases.taking = True
+        try:
+            taken = await anyio.to_thread.run_sync(
+                lambda: self.store.org_leases.take(
+                    request,
+                    cap_micros=self.settings.org_cap_micros or 0,
+                    grace_seconds=self.settings.org_lease_grace_seconds,
+                )
+            )
+        except StoreUnavailableError as error:
+            logger.warning("organisation lease not taken", extra={"error": str(error)})
+            return
+        finally:
+            self.org_leases.taking = False
+        if taken:
+            self.org_leases.taken(request)
+        else:
+            self.org_leases.refused(now)
 
     def usage_record(
         self, principal: Principal, forward: Forward, observed: ObservedUsage

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from groq_gateway.store.counters import CounterStore
 from groq_gateway.store.keys import KeyStore
+from groq_gateway.store.org_leases import OrgLeaseStore
 from groq_gateway.store.secret_use import SecretUseStore
 from groq_gateway.store.table import ConditionFailedError, StoreUnavailableError, Table
 from groq_gateway.store.teams import TeamStore
@@ -36,7 +37,8 @@ if TYPE_CHECKING:
 class GatewayStore:
     """Every repository over one table.
 
-    The proxy's repositories (keys, teams, counters, usage, secret use) are built at once;
+    The proxy's repositories (keys, teams, counters, organisation budget leases, usage,
+    secret use) are built at once;
     the admin's and the poller's on first use, so that the proxy's cold start does not
     import their modules (and the pydantic models they define).
     """
@@ -46,6 +48,7 @@ class GatewayStore:
         self.keys = KeyStore(self.table)
         self.teams = TeamStore(self.table)
         self.counters = CounterStore(self.table)
+        self.org_leases = OrgLeaseStore(self.table)
         self.usage = UsageStore(self.table)
         self.secret_use = SecretUseStore(self.table)
 

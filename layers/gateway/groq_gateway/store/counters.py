@@ -35,6 +35,8 @@ from groq_gateway.limits import (
     minute_end,
 )
 from groq_gateway.models import UsageRecord
+from groq_gateway.org_budget import LeaseDraw
+from groq_gateway.store.org_leases import reclaimed_settle_update, settle_updates
 from groq_gateway.store.table import (
     ConditionFailedError,
     StoreUnavailableError,
@@ -59,10 +61,15 @@ def _item_key(scope: Scope, scope_id: str, sk: str) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Admission:
-    """What admission counted; after a single-item admission, the counts it produced."""
+    """What admission counted; after a single-item admission, the counts it produced.
+
+    ``org_draw``: the request's cost was held on an organisation budget lease (in memory)
+    instead of being reserved on the organisation item; settlement then records it there.
+    """
 
     plan: AdmissionPlan
     counts: dict[str, int] | None = None
+    org_draw: LeaseDraw | None = None
 
 
 @dataclass(frozen=True)
@@ -251,6 +258,20 @@ class CounterStore:
         if usage is not None:
             updates.append(usage_update(self.table, usage))
         updates.extend(also)
+        draw = admission.org_draw
+        if draw is not None and micros:
+            try:
+                self._write(
+                    [*updates, *settle_updates(self.table, draw.month, draw.lease_id, micros)]
+                )
+                return
+            except ConditionFailedError:
+                # The lease item is gone: the poller reclaimed it (and gave back what this
+                # request held) before this settlement ran. Commit the cost directly.
+                updates.append(reclaimed_settle_update(self.table, draw.month, micros))
+        self._write(updates)
+
+    def _write(self, updates: list[dict[str, Any]]) -> None:
         if len(updates) == 1:
             self.table.call("update_item", **updates[0])
         elif updates:

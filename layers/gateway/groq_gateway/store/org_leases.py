@@ -1,0 +1,208 @@
+"""Organisation budget leases in the table (the in-memory half: :mod:`groq_gateway.org_budget`).
+
+Item: ``pk = ORG``, ``sk = LEASE#<YYYY-MM>#<lease id>`` with ``granted_micros``,
+``used_micros`` (real cost of the requests settled on it), ``draw_until`` and
+``reclaim_after`` (epoch seconds) and a ``ttl`` a week after ``reclaim_after``.
+
+Every change to a lease moves the same amount on the organisation's month item in the same
+transaction, so ``committed_micros`` there always equals settled spend, plus what requests
+in flight reserved directly, plus the unused part of every lease:
+
+* :meth:`OrgLeaseStore.take`: ``committed += granted`` under the cap's condition; the lease
+  item is created.
+* settlement of a request drawn on a lease (:func:`settle_updates`): ``spent += cost`` on the
+  organisation item, ``used += cost`` on the lease item (which must still exist; if the
+  poller reclaimed it, the cost goes on ``committed`` instead, see
+  :func:`reclaimed_settle_update`).
+* :meth:`OrgLeaseStore.release` and :meth:`OrgLeaseStore.reclaim`: the lease item is deleted
+  (only if ``used_micros`` is what the caller saw) and ``committed -= granted - used``.
+
+Example::
+
+    leases = OrgLeaseStore(table)
+    if leases.take(request, cap_micros=1_000_000_000, grace_seconds=600):
+        ...
+    for lease in leases.expired(now=time.time()):
+        leases.reclaim(lease)  # what the poller does
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from groq_gateway.org_budget import LeaseRequest, OrgLease
+from groq_gateway.store.table import ConditionFailedError, Table, to_item
+
+ORG_PK = "ORG"
+TTL_AFTER_RECLAIM_SECONDS = 7 * 24 * 3600
+
+
+def lease_sk(month: str, lease_id: str) -> str:
+    return f"LEASE#{month}#{lease_id}"
+
+
+def _org_month_key(month: str) -> dict[str, Any]:
+    return to_item({"pk": ORG_PK, "sk": f"SPEND#{month}"})
+
+
+def _lease_key(month: str, lease_id: str) -> dict[str, Any]:
+    return to_item({"pk": ORG_PK, "sk": lease_sk(month, lease_id)})
+
+
+@dataclass(frozen=True)
+class StoredLease:
+    """A lease item as the poller reads it."""
+
+    month: str
+    lease_id: str
+    granted_micros: int
+    used_micros: int
+    reclaim_after: int
+
+    @property
+    def returnable_micros(self) -> int:
+        return self.granted_micros - self.used_micros
+
+
+def settle_updates(table: Table, month: str, lease_id: str, micros: int) -> list[dict[str, Any]]:
+    """A lease-drawn request's real cost: spent on the organisation, used on the lease."""
+    return [
+        {
+            "TableName": table.name,
+            "Key": _org_month_key(month),
+            "UpdateExpression": "ADD spent_micros :micros",
+            "ExpressionAttributeValues": to_item({":micros": micros}),
+        },
+        {
+            "TableName": table.name,
+            "Key": _lease_key(month, lease_id),
+            "UpdateExpression": "ADD used_micros :micros",
+            "ConditionExpression": "attribute_exists(granted_micros)",
+            "ExpressionAttributeValues": to_item({":micros": micros}),
+        },
+    ]
+
+
+def reclaimed_settle_update(table: Table, month: str, micros: int) -> dict[str, Any]:
+    """The same cost when the lease was reclaimed first: the reclaim gave back what the
+    request held, so its real cost is committed again, directly."""
+    return {
+        "TableName": table.name,
+        "Key": _org_month_key(month),
+        "UpdateExpression": "ADD spent_micros :micros, committed_micros :micros",
+        "ExpressionAttributeValues": to_item({":micros": micros}),
+    }
+
+
+class OrgLeaseStore:
+    def __init__(self, table: Table) -> None:
+        self.table = table
+
+    def take(self, request: LeaseRequest, *, cap_micros: int, grace_seconds: float) -> bool:
+        """Reserve ``request.micros`` of the organisation's month; ``False`` when the cap
+        has no room for it."""
+        reclaim_after = int(request.draw_until + grace_seconds) + 1
+        try:
+            self.table.call(
+                "transact_write_items",
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self.table.name,
+                            "Key": _org_month_key(request.month),
+                            "UpdateExpression": "ADD committed_micros :micros",
+                            "ConditionExpression": (
+                                "attribute_not_exists(committed_micros) "
+                                "OR committed_micros <= :room"
+                            ),
+                            "ExpressionAttributeValues": to_item(
+                                {":micros": request.micros, ":room": cap_micros - request.micros}
+                            ),
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self.table.name,
+                            "Item": to_item(
+                                {
+                                    "pk": ORG_PK,
+                                    "sk": lease_sk(request.month, request.lease_id),
+                                    "month": request.month,
+                                    "lease_id": request.lease_id,
+                                    "granted_micros": request.micros,
+                                    "used_micros": 0,
+                                    "draw_until": int(request.draw_until),
+                                    "reclaim_after": reclaim_after,
+                                    "ttl": reclaim_after + TTL_AFTER_RECLAIM_SECONDS,
+                                }
+                            ),
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                ],
+            )
+        except ConditionFailedError:
+            return False
+        return True
+
+    def release(self, lease: OrgLease) -> bool:
+        """Give back what ``lease`` did not use; ``False`` when the item is gone (the poller
+        reclaimed it) or records another use than this instance saw (the poller will)."""
+        return self._give_back(
+            lease.month, lease.lease_id, lease.used_micros, lease.returnable_micros
+        )
+
+    def reclaim(self, lease: StoredLease) -> bool:
+        """The poller's release of a lease its instance never released."""
+        return self._give_back(
+            lease.month, lease.lease_id, lease.used_micros, lease.returnable_micros
+        )
+
+    def _give_back(self, month: str, lease_id: str, used: int, returnable: int) -> bool:
+        try:
+            self.table.call(
+                "transact_write_items",
+                TransactItems=[
+                    {
+                        "Delete": {
+                            "TableName": self.table.name,
+                            "Key": _lease_key(month, lease_id),
+                            "ConditionExpression": "used_micros = :used",
+                            "ExpressionAttributeValues": to_item({":used": used}),
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self.table.name,
+                            "Key": _org_month_key(month),
+                            "UpdateExpression": "ADD committed_micros :back",
+                            "ExpressionAttributeValues": to_item({":back": -returnable}),
+                        }
+                    },
+                ],
+            )
+        except ConditionFailedError:
+            return False
+        return True
+
+    def expired(self, now: float) -> list[StoredLease]:
+        """Every lease whose ``reclaim_after`` has passed."""
+        items = self.table.query_pages(
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+            FilterExpression="reclaim_after < :now",
+            ExpressionAttributeValues=to_item(
+                {":pk": ORG_PK, ":prefix": "LEASE#", ":now": int(now)}
+            ),
+            ConsistentRead=True,
+        )
+        return [
+            StoredLease(
+                month=str(item["month"]),
+                lease_id=str(item["lease_id"]),
+                granted_micros=int(item["granted_micros"]),
+                used_micros=int(item.get("used_micros", 0)),
+                reclaim_after=int(item["reclaim_after"]),
+            )
+            for item in items
+        ]
