@@ -84,10 +84,18 @@ def test_settling_on_a_lease_records_spend_and_use_then_release_gives_the_rest_b
         Admission(AdmissionPlan(), org_draw=LeaseDraw(lease, 300)), tokens=0, micros=120, usage=None
     )
     lease.held_micros, lease.in_flight, lease.used_micros = 0, 0, 120
-    assert org(store) == (1000, 120)
+    assert org(store) == (1000, 120)  # the month's spend counts what live leases used
+    # ...which only the lease item holds: the organisation's item was not written
+    assert "spent_micros" not in (store.table.get("ORG", f"SPEND#{MONTH}") or {})
     assert_books_balance(store)
     assert store.org_leases.release(lease)
     assert org(store) == (120, 120)
+    assert store.table.get("ORG", f"SPEND#{MONTH}") == {
+        "pk": "ORG",
+        "sk": f"SPEND#{MONTH}",
+        "committed_micros": 120,
+        "spent_micros": 120,
+    }
     assert stored_leases(store) == []
     assert not store.org_leases.release(lease)  # once only
     assert org(store) == (120, 120)

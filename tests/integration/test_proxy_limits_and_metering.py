@@ -98,7 +98,8 @@ async def test_remaining_headers_count_down_when_only_the_key_is_counted(
         ]
     remaining = [int(r.headers["x-ratelimit-remaining-requests"]) for r in responses]
     assert remaining == [9, 8]
-    # With the organisation cap on, admission is a transaction: limit and reset only.
+    # With the organisation cap on, an instance's first request (no budget lease yet) is
+    # admitted with a transaction: limit and reset only.
     counted = await chat(gateway, plaintext)
     assert counted.headers["x-ratelimit-limit-requests"] == "10"
     assert "x-ratelimit-remaining-requests" not in counted.headers

@@ -13,7 +13,10 @@ condition compares the stored count with ``limit - this request``, computed here
 every counter is incremented or none is, so limits hold across all Lambda instances.
 
 :meth:`CounterStore.settle` replaces the reservation with the real figures and adds the
-metering item, in one transaction, after the response.
+metering item, in one transaction, after the response. A request whose organisation share
+was held on a budget lease (:mod:`groq_gateway.org_budget`) has no organisation counter in
+its plan; its settlement records the cost on the lease item only
+(:mod:`groq_gateway.store.org_leases`).
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from groq_gateway.limits import (
 )
 from groq_gateway.models import UsageRecord
 from groq_gateway.org_budget import LeaseDraw
-from groq_gateway.store.org_leases import reclaimed_settle_update, settle_updates
+from groq_gateway.store.org_leases import OrgLeaseStore, reclaimed_settle_update, settle_update
 from groq_gateway.store.table import (
     ConditionFailedError,
     StoreUnavailableError,
@@ -262,7 +265,7 @@ class CounterStore:
         if draw is not None and micros:
             try:
                 self._write(
-                    [*updates, *settle_updates(self.table, draw.month, draw.lease_id, micros)]
+                    [*updates, settle_update(self.table, draw.month, draw.lease_id, micros)]
                 )
                 return
             except ConditionFailedError:
@@ -278,6 +281,10 @@ class CounterStore:
             self._transact(updates, None)
 
     def month_spend(self, scope: Scope, scope_id: str, month: str) -> MonthSpend:
+        """A scope's month; the organisation's includes what its live budget leases used."""
+        if scope is Scope.ORG:
+            committed, spent = OrgLeaseStore(self.table).month_spend(month)
+            return MonthSpend(committed_micros=committed, spent_micros=spent)
         item = self.table.get(scope_pk(scope, scope_id), f"SPEND#{month}") or {}
         return MonthSpend(
             committed_micros=int(item.get("committed_micros", 0)),

@@ -4,18 +4,24 @@ Item: ``pk = ORG``, ``sk = LEASE#<YYYY-MM>#<lease id>`` with ``granted_micros``,
 ``used_micros`` (real cost of the requests settled on it), ``draw_until`` and
 ``reclaim_after`` (epoch seconds) and a ``ttl`` a week after ``reclaim_after``.
 
-Every change to a lease moves the same amount on the organisation's month item in the same
-transaction, so ``committed_micros`` there always equals settled spend, plus what requests
-in flight reserved directly, plus the unused part of every lease:
+The organisation's month item (``ORG / SPEND#<YYYY-MM>``) and the leases keep these sums, each
+change made in one transaction with the matching change on the other side:
+
+* ``committed_micros`` = settled spend + what requests in flight reserved directly + the
+  ``granted_micros`` of every live lease, less what was given back;
+* month spend = the item's ``spent_micros`` + the ``used_micros`` of every live lease
+  (:func:`org_month_spend` reads both in one query).
+
+So a request drawn on a lease writes only its lease item, never the organisation's:
 
 * :meth:`OrgLeaseStore.take`: ``committed += granted`` under the cap's condition; the lease
   item is created.
-* settlement of a request drawn on a lease (:func:`settle_updates`): ``spent += cost`` on the
-  organisation item, ``used += cost`` on the lease item (which must still exist; if the
-  poller reclaimed it, the cost goes on ``committed`` instead, see
-  :func:`reclaimed_settle_update`).
+* settlement (:func:`settle_update`): ``used += cost`` on the lease item, which must still
+  exist; if the poller reclaimed it first, the cost goes on the organisation item directly
+  (:func:`reclaimed_settle_update`).
 * :meth:`OrgLeaseStore.release` and :meth:`OrgLeaseStore.reclaim`: the lease item is deleted
-  (only if ``used_micros`` is what the caller saw) and ``committed -= granted - used``.
+  (only if ``used_micros`` is what the caller saw), ``committed -= granted - used`` and
+  ``spent += used`` on the organisation item.
 
 Example::
 
@@ -65,23 +71,15 @@ class StoredLease:
         return self.granted_micros - self.used_micros
 
 
-def settle_updates(table: Table, month: str, lease_id: str, micros: int) -> list[dict[str, Any]]:
-    """A lease-drawn request's real cost: spent on the organisation, used on the lease."""
-    return [
-        {
-            "TableName": table.name,
-            "Key": _org_month_key(month),
-            "UpdateExpression": "ADD spent_micros :micros",
-            "ExpressionAttributeValues": to_item({":micros": micros}),
-        },
-        {
-            "TableName": table.name,
-            "Key": _lease_key(month, lease_id),
-            "UpdateExpression": "ADD used_micros :micros",
-            "ConditionExpression": "attribute_exists(granted_micros)",
-            "ExpressionAttributeValues": to_item({":micros": micros}),
-        },
-    ]
+def settle_update(table: Table, month: str, lease_id: str, micros: int) -> dict[str, Any]:
+    """A lease-drawn request's real cost, recorded on its lease."""
+    return {
+        "TableName": table.name,
+        "Key": _lease_key(month, lease_id),
+        "UpdateExpression": "ADD used_micros :micros",
+        "ConditionExpression": "attribute_exists(granted_micros)",
+        "ExpressionAttributeValues": to_item({":micros": micros}),
+    }
 
 
 def reclaimed_settle_update(table: Table, month: str, micros: int) -> dict[str, Any]:
@@ -176,8 +174,10 @@ class OrgLeaseStore:
                         "Update": {
                             "TableName": self.table.name,
                             "Key": _org_month_key(month),
-                            "UpdateExpression": "ADD committed_micros :back",
-                            "ExpressionAttributeValues": to_item({":back": -returnable}),
+                            "UpdateExpression": "ADD committed_micros :back, spent_micros :used",
+                            "ExpressionAttributeValues": to_item(
+                                {":back": -returnable, ":used": used}
+                            ),
                         }
                     },
                 ],
@@ -185,6 +185,26 @@ class OrgLeaseStore:
         except ConditionFailedError:
             return False
         return True
+
+    def month_spend(self, month: str) -> tuple[int, int]:
+        """``(committed_micros, spent_micros)`` of the organisation's month, live leases'
+        use included: one consistent query over the organisation's partition (the lease
+        items of ``month`` sort before its ``SPEND#`` item)."""
+        committed = spent = 0
+        for item in self.table.query_pages(
+            KeyConditionExpression="pk = :pk AND sk BETWEEN :first AND :last",
+            ExpressionAttributeValues=to_item(
+                {":pk": ORG_PK, ":first": f"LEASE#{month}#", ":last": f"SPEND#{month}"}
+            ),
+            ConsistentRead=True,
+        ):
+            sk = str(item["sk"])
+            if sk == f"SPEND#{month}":
+                committed += int(item.get("committed_micros", 0))
+                spent += int(item.get("spent_micros", 0))
+            elif sk.startswith(f"LEASE#{month}#"):
+                spent += int(item.get("used_micros", 0))
+        return committed, spent
 
     def expired(self, now: float) -> list[StoredLease]:
         """Every lease whose ``reclaim_after`` has passed."""
