@@ -611,7 +611,7 @@ def test_an_unavailable_table_is_counted_and_the_run_completes(world: World, cap
     assert report["failed_steps"] == ["catalog", "directory", "org-leases", "outbox"]
     metrics = emitted(capsys.readouterr().out)
     assert metrics[("PollerRuns", ())] == 1
-    assert metrics[("PollerStepFailures", ())] == 3
+    assert metrics[("PollerStepFailures", ())] == 4
 
 
 def test_an_unreachable_upstream_skips_only_what_needs_it(world: World) -> None:
