@@ -374,9 +374,10 @@ def calls_section(counts: dict[str, measure.CallCounts], figures: Figures) -> li
         "",
         *table(header, rows),
         "",
-        "`plain`: a key with per-minute limits, no team (admission counts its minute window "
-        "and the organisation's month). `team`: a key in a team, both with limits and monthly "
-        "budgets (five counters). Half the requests streamed, one at a time, each followed by "
+        "`plain`: a key with per-minute limits, no team (admission counts its minute window; "
+        "the organisation's share is held on the instance's budget lease). `team`: a key in a "
+        "team, both with limits and monthly budgets (four counters in admission). Half the "
+        "requests streamed, one at a time, each followed by "
         f"{measure.AFTER_RESPONSE_PAUSE * 1000:.0f} ms for its after-response work; 'before the "
         "first byte' counts the calls between sending a request and its first response byte, "
         "'in all' adds those after the response (settlement; a cached record past half its 5 s "

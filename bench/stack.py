@@ -258,8 +258,9 @@ def local_stack(latency_ms: float, chunk_interval_ms: float) -> Iterator[LocalSt
 
 def create_keys(store: GatewayStore) -> dict[str, str]:
     """Two keys, as an admin would create them: ``plain`` with per-minute limits (admission
-    counts the key's minute window and the organisation's month), ``team`` also in a team,
-    both with limits and monthly budgets (five counters)."""
+    counts the key's minute window; the organisation's share is held on the instance's
+    budget lease), ``team`` also in a team, both with limits and monthly budgets (four
+    counters in admission)."""
     now = utcnow()
     unlimited = {"requests_per_minute": 1_000_000, "tokens_per_minute": 1_000_000_000}
     store.teams.create(
