@@ -172,7 +172,8 @@ class OrgBudgetLeases:
         return lease
 
     def refused(self, now: float) -> None:
-        """The cap had no room for a lease: requests reserve directly for a while."""
+        """The cap had no room for a lease (or DynamoDB could not say): requests reserve
+        directly for a lease period before another lease is asked for."""
         self.refused_until = now + self.lease_seconds
 
     def releasable(self, now: float) -> list[OrgLease]:
