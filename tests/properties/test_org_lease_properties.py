@@ -43,6 +43,7 @@ from groq_gateway.store.counters import Admission
 from groq_gateway.usage_poller import reclaim_org_leases
 from tests.integration.conftest import gateway_settings
 from tests.integration.test_store import new_key_with_plaintext
+from tests.reliability_report import RELIABILITY
 
 MODEL = "openai/gpt-oss-20b"
 CAP_MICROS = 20_000
@@ -87,6 +88,7 @@ class OrgLeaseMachine(RuleBasedStateMachine):
         key, _ = new_key_with_plaintext()
         self.principal = Principal(key, None)
         self.proxies = [self.new_proxy() for _ in range(INSTANCES)]
+        RELIABILITY.count_input("organisation budget leases: state-machine runs")
         self.in_flight: list[InFlight] = []
         self.settled_micros = 0
         self.stranded_micros = 0  # direct reservations of requests whose instance went away
@@ -113,6 +115,7 @@ class OrgLeaseMachine(RuleBasedStateMachine):
             self.admit(instance, prompt, completion_limit)
 
     def admit(self, instance: int, prompt: int, completion_limit: int) -> None:
+        RELIABILITY.count_input("organisation budget leases: requests admitted or refused")
         forward = Forward(
             b"{}",
             MODEL,
@@ -233,8 +236,8 @@ def test_leases_never_pass_the_cap_and_always_balance(
     run_state_machine_as_test(
         OrgLeaseMachine,
         settings=settings(
-            # each example is a few dozen DynamoDB calls: 25 by default, 166 in `make proof`
-            max_examples=max(25, settings.default.max_examples // 12),
+            # each example is a few dozen DynamoDB calls: 25 by default, 100 in `make proof`
+            max_examples=max(25, settings.default.max_examples // 20),
             stateful_step_count=40,
             deadline=None,
             suppress_health_check=list(HealthCheck),
