@@ -2,9 +2,11 @@
 
 Before the first upstream byte a request costs: the key and team records from a short
 cache, in-memory checks, and at most one conditional DynamoDB write (admission against the
-per-minute limits and monthly caps). After the response, once its last byte is sent
-(:mod:`groq_gateway.proxy.after_response`): one settlement write (real usage replaces the
-reservation, the metering item is added), metrics and one log line. In Lambda an internal
+per-minute limits and monthly caps; the organisation's share is held on this instance's
+budget lease, :mod:`groq_gateway.org_budget`, when it has one). After the response, once its
+last byte is sent (:mod:`groq_gateway.proxy.after_response`): one settlement write (real
+usage replaces the reservation, the metering item is added), metrics and one log line, and
+now and then a budget lease given back or taken. In Lambda an internal
 extension (:mod:`groq_gateway.proxy.lambda_extension`) keeps the environment running until
 that work is done.
 
