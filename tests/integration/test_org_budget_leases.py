@@ -88,7 +88,7 @@ def test_settling_on_a_lease_records_spend_and_use_then_release_gives_the_rest_b
     # ...which only the lease item holds: the organisation's item was not written
     assert "spent_micros" not in (store.table.get("ORG", f"SPEND#{MONTH}") or {})
     assert_books_balance(store)
-    assert store.org_leases.release(lease)
+    assert store.org_leases.give_back(lease)
     assert org(store) == (120, 120)
     assert store.table.get("ORG", f"SPEND#{MONTH}") == {
         "pk": "ORG",
@@ -97,7 +97,7 @@ def test_settling_on_a_lease_records_spend_and_use_then_release_gives_the_rest_b
         "spent_micros": 120,
     }
     assert stored_leases(store) == []
-    assert not store.org_leases.release(lease)  # once only
+    assert not store.org_leases.give_back(lease)  # once only
     assert org(store) == (120, 120)
 
 
@@ -123,7 +123,7 @@ def test_the_poller_reclaims_a_lease_whose_instance_went_away(local_aws: dict[st
     assert stored_leases(store) == []  # no half item re-created
     # And the instance, back from a freeze, finds its lease gone: nothing is given twice.
     lease.used_micros = 80
-    assert not store.org_leases.release(lease)
+    assert not store.org_leases.give_back(lease)
     assert org(store) == (80, 80)
 
 
@@ -137,10 +137,10 @@ def test_a_reclaim_loses_to_a_settlement_that_changed_the_lease(local_aws: dict[
     store.counters.settle(
         Admission(AdmissionPlan(), org_draw=LeaseDraw(lease, 100)), tokens=0, micros=40, usage=None
     )
-    assert not store.org_leases.reclaim(seen)  # it read used 0; the item says 40 now
+    assert not store.org_leases.give_back(seen)  # it read used 0; the item says 40 now
     [again] = store.org_leases.expired(later)
     assert again == StoredLease(MONTH, request.lease_id, 1000, 40, seen.reclaim_after)
-    assert store.org_leases.reclaim(again)
+    assert store.org_leases.give_back(again)
     assert org(store) == (40, 40)
 
 

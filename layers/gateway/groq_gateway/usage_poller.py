@@ -351,9 +351,8 @@ def publish_outbox(settings: Settings, notices: NoticeStore, now: datetime) -> O
 def reclaim_org_leases(store: GatewayStore, now: datetime) -> int:
     """Give back what expired leases did not use; returns how many were reclaimed. A lease
     whose use changed since it was read (a late settlement) is left for the next run."""
-    return sum(
-        1 for lease in store.org_leases.expired(now.timestamp()) if store.org_leases.reclaim(lease)
-    )
+    leases = store.org_leases
+    return sum(1 for lease in leases.expired(now.timestamp()) if leases.give_back(lease))
 
 
 # -- the run --------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from starlette.routing import Route
 from groq_gateway.errors import GatewayError, not_found
 from groq_gateway.http_errors import EXCEPTION_HANDLERS, error_response
 from groq_gateway.limits import (
+    AdmissionPlan,
     LimitExceededError,
     LimitKind,
     Scope,
@@ -309,28 +310,30 @@ class Proxy:
             billing_tz=self.settings.billing_tz,
         )
         try:
+            admission = await self.count(principal, plan)
+        except BaseException:
+            if draw:
+                self.org_leases.cancel(draw)  # refused or not counted: it spent nothing
+            raise
+        return replace(admission, org_draw=draw)
+
+    async def count(self, principal: Principal, plan: AdmissionPlan) -> Admission:
+        """``plan``'s one conditional write (none when it counts nothing); a refusal is the
+        429 (or 413) that names the limit, an unreachable DynamoDB a 503."""
+        try:
             check_fits(plan)
             if plan.is_empty:
-                return Admission(plan, org_draw=draw)
-            admission = await anyio.to_thread.run_sync(self.store.counters.admit, plan)
+                return Admission(plan)
+            return await anyio.to_thread.run_sync(self.store.counters.admit, plan)
         except LimitExceededError as refusal:
-            if draw:
-                self.org_leases.cancel(draw)
             raise limit_error(principal, refusal) from refusal
         except StoreUnavailableError as error:
-            if draw:
-                self.org_leases.cancel(draw)
             raise GatewayError(
                 503,
                 "The gateway cannot count this request right now; nothing was forwarded.",
                 type="service_unavailable",
                 code="service_unavailable",
             ) from error
-        except BaseException:
-            if draw:
-                self.org_leases.cancel(draw)
-            raise
-        return replace(admission, org_draw=draw)
 
     def settle_later(
         self,
@@ -410,7 +413,7 @@ class Proxy:
         now = at.timestamp()
         for lease in self.org_leases.releasable(now):
             try:
-                await anyio.to_thread.run_sync(self.store.org_leases.release, lease)
+                await anyio.to_thread.run_sync(self.store.org_leases.give_back, lease)
             except StoreUnavailableError as error:
                 logger.warning("organisation lease not released", extra={"error": str(error)})
                 continue

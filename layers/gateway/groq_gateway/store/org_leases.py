@@ -19,7 +19,8 @@ So a request drawn on a lease writes only its lease item, never the organisation
 * settlement (:func:`settle_update`): ``used += cost`` on the lease item, which must still
   exist; if the poller reclaimed it first, the cost goes on the organisation item directly
   (:func:`reclaimed_settle_update`).
-* :meth:`OrgLeaseStore.release` and :meth:`OrgLeaseStore.reclaim`: the lease item is deleted
+* :meth:`OrgLeaseStore.give_back` (the instance's release, the poller's reclaim): the lease
+  item is deleted
   (only if ``used_micros`` is what the caller saw), ``committed -= granted - used`` and
   ``spent += used`` on the organisation item.
 
@@ -29,7 +30,7 @@ Example::
     if leases.take(request, cap_micros=1_000_000_000, grace_seconds=600):
         ...
     for lease in leases.expired(now=time.time()):
-        leases.reclaim(lease)  # what the poller does
+        leases.give_back(lease)  # what the poller does
 """
 
 from __future__ import annotations
@@ -144,20 +145,12 @@ class OrgLeaseStore:
             return False
         return True
 
-    def release(self, lease: OrgLease) -> bool:
-        """Give back what ``lease`` did not use; ``False`` when the item is gone (the poller
-        reclaimed it) or records another use than this instance saw (the poller will)."""
-        return self._give_back(
-            lease.month, lease.lease_id, lease.used_micros, lease.returnable_micros
-        )
-
-    def reclaim(self, lease: StoredLease) -> bool:
-        """The poller's release of a lease its instance never released."""
-        return self._give_back(
-            lease.month, lease.lease_id, lease.used_micros, lease.returnable_micros
-        )
-
-    def _give_back(self, month: str, lease_id: str, used: int, returnable: int) -> bool:
+    def give_back(self, lease: OrgLease | StoredLease) -> bool:
+        """Return what ``lease`` did not use to the organisation and delete it: the instance's
+        release of an idle lease, or the poller's reclaim of one its instance never released.
+        ``False`` (and nothing written) when the item is gone or records another use than
+        the caller saw: a reclaim came first, or a settlement since (the poller then tries
+        again at its next run)."""
         try:
             self.table.call(
                 "transact_write_items",
@@ -165,18 +158,18 @@ class OrgLeaseStore:
                     {
                         "Delete": {
                             "TableName": self.table.name,
-                            "Key": _lease_key(month, lease_id),
+                            "Key": _lease_key(lease.month, lease.lease_id),
                             "ConditionExpression": "used_micros = :used",
-                            "ExpressionAttributeValues": to_item({":used": used}),
+                            "ExpressionAttributeValues": to_item({":used": lease.used_micros}),
                         }
                     },
                     {
                         "Update": {
                             "TableName": self.table.name,
-                            "Key": _org_month_key(month),
+                            "Key": _org_month_key(lease.month),
                             "UpdateExpression": "ADD committed_micros :back, spent_micros :used",
                             "ExpressionAttributeValues": to_item(
-                                {":back": -returnable, ":used": used}
+                                {":back": -lease.returnable_micros, ":used": lease.used_micros}
                             ),
                         }
                     },
