@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from groq_gateway.limits import AdmissionPlan, Scope, month_of
-from groq_gateway.models import utcnow
+from groq_gateway.models import UsageRecord, utcnow
 from groq_gateway.org_budget import LeaseDraw, LeaseRequest, OrgLease
 from groq_gateway.proxy.app import create_app as create_proxy_app
 from groq_gateway.settings import Settings
@@ -24,7 +24,7 @@ from groq_gateway.store.counters import Admission
 from groq_gateway.store.org_leases import StoredLease
 from groq_gateway.usage_poller import handle_poll_event, reclaim_org_leases
 from tests.integration.conftest import LocalGateway, gateway_settings
-from tests.integration.test_proxy_limits_and_metering import CHAT, add_key, auth
+from tests.integration.test_proxy_limits_and_metering import CHAT, add_key, auth, today
 
 pytestmark = pytest.mark.anyio
 
@@ -125,6 +125,26 @@ def test_the_poller_reclaims_a_lease_whose_instance_went_away(local_aws: dict[st
     lease.used_micros = 80
     assert not store.org_leases.give_back(lease)
     assert org(store) == (80, 80)
+
+
+def test_a_late_settlement_with_its_metering_item_is_written_whole(
+    local_aws: dict[str, str],
+) -> None:
+    store = GatewayStore(local_aws["GatewayTable"])
+    request = lease_request(1000, seconds=0)
+    assert store.org_leases.take(request, cap_micros=10_000, grace_seconds=0)
+    lease = OrgLease(request.lease_id, MONTH, 1000, request.draw_until)
+    [expired] = store.org_leases.expired(time.time() + 5)
+    assert store.org_leases.give_back(expired)
+    usage = UsageRecord(
+        key_id="k1", team_id=None, model="openai/gpt-oss-20b", at=utcnow(), cost_micros=70
+    )
+    store.counters.settle(
+        Admission(AdmissionPlan(), org_draw=LeaseDraw(lease, 100)), tokens=0, micros=70, usage=usage
+    )
+    assert org(store) == (70, 70)  # the transaction ran again without the lease, in full
+    [metered] = store.usage.for_key("k1", today(), today())
+    assert metered.cost_micros == 70
 
 
 def test_a_reclaim_loses_to_a_settlement_that_changed_the_lease(local_aws: dict[str, str]) -> None:

@@ -419,15 +419,14 @@ class Proxy:
                 continue
             self.org_leases.forget(lease)  # released, or already reclaimed by the poller
         request = self.org_leases.wanted(month_of(at, self.settings.billing_tz), now)
-        if request is None or self.settings.org_cap_micros is None:
+        cap = self.settings.org_cap_micros
+        if request is None or cap is None:
             return
         self.org_leases.taking = True
         try:
             taken = await anyio.to_thread.run_sync(
                 lambda: self.store.org_leases.take(
-                    request,
-                    cap_micros=self.settings.org_cap_micros or 0,
-                    grace_seconds=self.settings.org_lease_grace_seconds,
+                    request, cap_micros=cap, grace_seconds=self.settings.org_lease_grace_seconds
                 )
             )
         except StoreUnavailableError as error:

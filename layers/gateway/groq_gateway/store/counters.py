@@ -263,12 +263,13 @@ class CounterStore:
         updates.extend(also)
         draw = admission.org_draw
         if draw is not None and micros:
+            on_lease = [*updates, settle_update(self.table, draw.month, draw.lease_id, micros)]
             try:
-                self._write(
-                    [*updates, settle_update(self.table, draw.month, draw.lease_id, micros)]
-                )
+                self._write(on_lease)
                 return
-            except ConditionFailedError:
+            except ConditionFailedError as error:
+                if error.reasons and error.failed_index() != len(on_lease) - 1:
+                    raise  # not the lease's condition (the others have none today)
                 # The lease item is gone: the poller reclaimed it (and gave back what this
                 # request held) before this settlement ran. Commit the cost directly.
                 updates.append(reclaimed_settle_update(self.table, draw.month, micros))
