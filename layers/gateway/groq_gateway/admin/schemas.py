@@ -473,6 +473,7 @@ class BudgetStatus(BaseModel):
 
     monthly_budget_usd: Usd
     # Settled spend plus what requests in flight reserved: what the cap is checked against.
+    # The organisation's also holds the unused part of the proxy instances' budget leases.
     committed_usd: Usd
     remaining_usd: Usd
     resets_at: datetime
