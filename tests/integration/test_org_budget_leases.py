@@ -19,7 +19,7 @@ from groq_gateway.models import UsageRecord, utcnow
 from groq_gateway.org_budget import LeaseDraw, LeaseRequest, OrgLease
 from groq_gateway.proxy.app import create_app as create_proxy_app
 from groq_gateway.settings import Settings
-from groq_gateway.store import GatewayStore
+from groq_gateway.store import GatewayStore, StoreUnavailableError
 from groq_gateway.store.counters import Admission
 from groq_gateway.store.org_leases import StoredLease
 from groq_gateway.usage_poller import handle_poll_event, reclaim_org_leases
@@ -178,9 +178,13 @@ def test_the_poll_run_reports_reclaimed_leases(local_aws: dict[str, str]) -> Non
 
 
 @asynccontextmanager
-async def instance(gateway: LocalGateway, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+async def instance(
+    gateway: LocalGateway, settings: Settings, store: GatewayStore | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
     """One more proxy instance (its own memory, so its own leases) on the same table."""
-    app = create_proxy_app(settings, upstream_transport=httpx.ASGITransport(app=gateway.simulator))
+    app = create_proxy_app(
+        settings, store=store, upstream_transport=httpx.ASGITransport(app=gateway.simulator)
+    )
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://gateway.test"
     ) as client:
@@ -286,3 +290,37 @@ async def test_leases_off_reserve_every_request_on_the_organisation(
     assert stored_leases(gateway.store) == []
     committed, spent = org(gateway.store)
     assert committed == spent > 0
+
+
+async def test_a_lease_dynamodb_cannot_take_is_asked_for_again_after_a_pause(
+    gateway: LocalGateway, local_aws: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = gateway_settings(local_aws, org_lease_usd=Decimal("0.01"))
+    store = GatewayStore(settings.table_name)
+    attempts: list[float] = []
+    take = store.org_leases.take
+
+    def throttled_once(request: LeaseRequest, **limits: Any) -> bool:
+        attempts.append(time.monotonic())
+        if len(attempts) == 1:
+            raise StoreUnavailableError("DynamoDB transact_write_items failed: ThrottlingException")
+        return take(request, **limits)
+
+    store.org_leases.take = throttled_once  # type: ignore[method-assign]
+    _, plaintext = add_key(gateway)
+    async with instance(gateway, settings, store) as client:
+        statuses = [
+            (
+                await client.post("/openai/v1/chat/completions", json=CHAT, headers=auth(plaintext))
+            ).status_code
+            for _ in range(3)
+        ]
+        assert statuses == [200, 200, 200]  # served directly meanwhile
+        assert len(attempts) == 1  # not asked again on every response
+        assert stored_leases(gateway.store) == []
+        await asyncio.sleep(1.1)
+        await client.post("/openai/v1/chat/completions", json=CHAT, headers=auth(plaintext))
+    assert len(attempts) == 2
+    assert len(stored_leases(gateway.store)) == 1
+    assert "organisation lease not taken" in caplog.text
+    assert_books_balance(gateway.store)

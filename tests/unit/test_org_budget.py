@@ -73,14 +73,17 @@ def test_a_new_lease_is_wanted_when_the_current_one_runs_low_or_out() -> None:
     assert leases.wanted("2026-12", T0 + 1) is not None  # a new month
 
 
-def test_no_second_take_while_one_is_in_flight_or_after_a_refusal() -> None:
+def test_no_second_take_while_one_is_in_flight_or_after_a_refusal_or_failure() -> None:
     leases = OrgBudgetLeases(lease_micros=1_000, lease_seconds=60)
     leases.taking = True
     assert leases.wanted(MONTH, T0) is None
     leases.taking = False
-    leases.refused(T0)
+    leases.refused(T0)  # the cap had no room: a lease period
     assert leases.wanted(MONTH, T0 + 59) is None
     assert leases.wanted(MONTH, T0 + 60) is not None
+    leases.not_taken(T0 + 60)  # DynamoDB failed: a short pause
+    assert leases.wanted(MONTH, T0 + 60.5) is None
+    assert leases.wanted(MONTH, T0 + 61) is not None
 
 
 def test_a_lease_is_released_once_closed_and_idle() -> None:

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 # this close (seconds) to the end of its draw window; the old one is released when idle.
 LOW_WATER_SHARE = 4
 RENEW_BEFORE_SECONDS = 10.0
+RETRY_AFTER_ERROR_SECONDS = 1.0
 
 
 @dataclass
@@ -172,9 +173,14 @@ class OrgBudgetLeases:
         return lease
 
     def refused(self, now: float) -> None:
-        """The cap had no room for a lease (or DynamoDB could not say): requests reserve
-        directly for a lease period before another lease is asked for."""
+        """The cap had no room for a lease: requests reserve directly for a lease period
+        before another lease is asked for."""
         self.refused_until = now + self.lease_seconds
+
+    def not_taken(self, now: float) -> None:
+        """DynamoDB could not take the lease (throttled, conflicting, unreachable): ask again
+        after a short pause, not on every response meanwhile."""
+        self.refused_until = now + RETRY_AFTER_ERROR_SECONDS
 
     def releasable(self, now: float) -> list[OrgLease]:
         """Leases that can no longer be drawn on and have nothing in flight."""

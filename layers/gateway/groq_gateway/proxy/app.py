@@ -431,7 +431,7 @@ class Proxy:
             )
         except StoreUnavailableError as error:
             logger.warning("organisation lease not taken", extra={"error": str(error)})
-            self.org_leases.refused(now)  # not again on every response while DynamoDB fails
+            self.org_leases.not_taken(now)
             return
         finally:
             self.org_leases.taking = False
