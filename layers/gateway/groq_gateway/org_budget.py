@@ -54,7 +54,6 @@ class OrgLease:
     held_micros: int = 0  # worst-case cost of requests in flight
     stuck_micros: int = 0  # held by requests whose settlement failed: never given back here
     in_flight: int = 0
-    released: bool = False
 
     @property
     def available_micros(self) -> int:
@@ -67,12 +66,7 @@ class OrgLease:
         return self.granted_micros - self.used_micros - self.stuck_micros
 
     def drawable(self, month: str, micros: int, now: float) -> bool:
-        return (
-            not self.released
-            and self.month == month
-            and now < self.draw_until
-            and micros <= self.available_micros
-        )
+        return self.month == month and now < self.draw_until and micros <= self.available_micros
 
 
 @dataclass(frozen=True)
@@ -120,7 +114,7 @@ class OrgBudgetLeases:
     def current(self, month: str, now: float) -> OrgLease | None:
         """The newest lease still open for draws in ``month``."""
         for lease in reversed(self.leases):
-            if not lease.released and lease.month == month and now < lease.draw_until:
+            if lease.month == month and now < lease.draw_until:
                 return lease
         return None
 
@@ -184,16 +178,14 @@ class OrgBudgetLeases:
 
     def releasable(self, now: float) -> list[OrgLease]:
         """Leases that can no longer be drawn on and have nothing in flight."""
-        newest = {lease.month: lease for lease in self.leases if not lease.released}
+        newest = {lease.month: lease for lease in self.leases}
         return [
             lease
             for lease in self.leases
-            if not lease.released
-            and lease.in_flight == 0
+            if lease.in_flight == 0
             and (now >= lease.draw_until or newest[lease.month] is not lease)
         ]
 
     def forget(self, lease: OrgLease) -> None:
         """Released (or reclaimed by the poller): drop it."""
-        lease.released = True
         self.leases = [held for held in self.leases if held is not lease]
