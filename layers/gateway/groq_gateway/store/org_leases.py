@@ -65,7 +65,6 @@ class StoredLease:
     lease_id: str
     granted_micros: int
     used_micros: int
-    reclaim_after: int
 
     @property
     def returnable_micros(self) -> int:
@@ -215,7 +214,6 @@ class OrgLeaseStore:
                 lease_id=str(item["lease_id"]),
                 granted_micros=int(item["granted_micros"]),
                 used_micros=int(item.get("used_micros", 0)),
-                reclaim_after=int(item["reclaim_after"]),
             )
             for item in items
         ]
