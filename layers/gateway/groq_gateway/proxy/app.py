@@ -113,13 +113,17 @@ def create_app(
     process runs in Lambda (none elsewhere)."""
     settings = settings or get_settings()
     extension = extension or PostResponseExtension.from_environment()
+    upstream_keys = UpstreamKeys(
+        settings.upstream_key_secret_id, settings.upstream_key_cache_seconds
+    )
+    upstream_keys.prepare()  # in Lambda's init, not on the first request (SnapStart keeps it)
     proxy = Proxy(
         settings,
         store or GatewayStore(settings.table_name),
         prices or default_price_book(),
         Upstream(
             settings.upstream_root,
-            UpstreamKeys(settings.upstream_key_secret_id, settings.upstream_key_cache_seconds),
+            upstream_keys,
             httpx.Timeout(
                 settings.upstream_timeout_seconds,
                 connect=settings.upstream_connect_timeout_seconds,
