@@ -49,7 +49,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--duration", type=float, default=8.0, help="seconds of load per throughput target")
     add("--count-requests", type=int, default=40, help="requests per key when counting calls")
     add("--cold-starts", type=int, default=3, help="fresh proxy processes to start")
-    add("--import-repeat", type=int, default=5, help="fresh interpreters per import timing")
+    add("--import-repeat", type=int, default=9, help="fresh interpreters per import timing")
     add("--typical-upstream-ms", type=float, default=500.0, help="assumed Groq time (cost)")
     add("--skip-build", action="store_true", help="do not run sam build (no sizes)")
     add("--baseline", type=Path, default=BASELINE)
@@ -459,11 +459,11 @@ def cold_start(
 ) -> list[str]:
     env = local.proxy_env
     imports: dict[tuple[str, bool], float] = {}
-    for name, statement in startup.IMPORTS.items():
-        for lambda_set in (True, False):
-            ms = startup.import_ms(
-                statement, env, lambda_packages=lambda_set, repeat=args.import_repeat
-            )
+    for lambda_set in (True, False):
+        medians = startup.import_medians(
+            startup.IMPORTS, env, lambda_packages=lambda_set, repeat=args.import_repeat
+        )
+        for name, ms in medians.items():
             imports[name, lambda_set] = ms
             figures.add(
                 f"coldstart.import_{name}.{'lambda' if lambda_set else 'venv'}_ms", ms, "ms"
@@ -514,8 +514,8 @@ def cold_start(
     breakdown = startup.import_breakdown(env)
     return [
         "",
-        f"## Cold start (ms; medians of {args.import_repeat} fresh interpreters per import, "
-        f"{args.cold_starts} fresh proxy processes)",
+        f"## Cold start (ms; medians of {args.import_repeat} fresh interpreters per import, the "
+        f"imports taking turns; {args.cold_starts} fresh proxy processes)",
         "",
         *table(["what", "ms (Lambda's packages)", "x yardstick", "ms (this venv)"], rows),
         "",

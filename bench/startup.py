@@ -31,17 +31,24 @@ IMPORTS = {
 }
 
 
-def import_ms(statement: str, env: dict[str, str], *, lambda_packages: bool, repeat: int) -> float:
-    """Median milliseconds of ``statement`` in fresh interpreters (interpreter start-up not
-    included), with or without the packages Lambda does not have."""
-    timer = (
-        "import time\n_start = time.perf_counter()\n"
-        f"{statement}\n"
-        "print((time.perf_counter() - _start) * 1000)\n"
-    )
-    code = (BLOCK_ABSENT if lambda_packages else "") + timer
-    runs = [float(_python(["-c", code], env).strip().splitlines()[-1]) for _ in range(repeat)]
-    return statistics.median(runs)
+def import_medians(
+    statements: dict[str, str], env: dict[str, str], *, lambda_packages: bool, repeat: int
+) -> dict[str, float]:
+    """Median milliseconds of each statement in fresh interpreters (interpreter start-up not
+    included), with or without the packages Lambda does not have. The statements take turns,
+    round after round, so that a drift of the machine's speed during the run moves them all
+    alike and their ratios stay comparable."""
+    runs: dict[str, list[float]] = {name: [] for name in statements}
+    for _ in range(repeat):
+        for name, statement in statements.items():
+            timer = (
+                "import time\n_start = time.perf_counter()\n"
+                f"{statement}\n"
+                "print((time.perf_counter() - _start) * 1000)\n"
+            )
+            code = (BLOCK_ABSENT if lambda_packages else "") + timer
+            runs[name].append(float(_python(["-c", code], env).strip().splitlines()[-1]))
+    return {name: statistics.median(times) for name, times in runs.items()}
 
 
 def import_breakdown(env: dict[str, str], top: int = 8) -> list[tuple[str, float]]:

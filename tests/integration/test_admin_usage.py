@@ -109,6 +109,7 @@ async def test_the_seeds_usage_call_answers_its_jq_fields(gateway: LocalGateway)
     assert by_name["chatbot-prod"]["budget"] == {
         "monthly_budget_usd": 5,
         "committed_usd": 1.5,
+        "leased_usd": 0,
         "remaining_usd": 3.5,
         "resets_at": summary["resets_at"],
     }
@@ -129,6 +130,7 @@ async def test_the_seeds_usage_call_answers_its_jq_fields(gateway: LocalGateway)
         else {
             "monthly_budget_usd": float(cap),
             "committed_usd": 0,
+            "leased_usd": 0,
             "remaining_usd": float(cap),
             "resets_at": summary["resets_at"],
         }

@@ -330,3 +330,47 @@ def test_sigv4_without_credentials_or_region_is_one_line_and_exit_2(
     assert err.startswith("groq-gateway: ")
     assert message in err
     assert err.count("\n") == 1
+
+
+def test_usage_shows_what_budget_leases_hold_of_the_organisation_cap(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    def budget(cap: float, committed: float, leased: float) -> dict[str, Any]:
+        remaining = cap - committed
+        return {
+            "monthly_budget_usd": cap,
+            "committed_usd": committed,
+            "leased_usd": leased,
+            "remaining_usd": remaining,
+            "resets_at": "2026-12-01T00:00:00Z",
+        }
+
+    def row(**extra: Any) -> dict[str, Any]:
+        return {
+            "requests_today": 2,
+            "tokens_today": 30,
+            "estimated_cost_usd": 0.25,
+            "month_to_date": {"cost_usd": 0.5},
+        } | extra
+
+    summary = {
+        "date": "2026-11-27",
+        "month": "2026-11",
+        "resets_at": "2026-12-01T00:00:00Z",
+        "usage_by_key": [
+            row(key_name="app", key_id="k" * 16, team=None, budget=budget(10, 0.5, 0))
+        ],
+        "usage_by_team": [],
+        "organization": row(budget=budget(1000, 2.5, 2)),
+    }
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert request.url.path == "/openai/v1/usage"
+        return httpx.Response(200, json=summary)
+
+    assert run(["--url", URL, "--admin-key", KEY, "usage"], handler) == 0
+    out = capsys.readouterr().out
+    key_line = next(line for line in out.splitlines() if line.startswith("app"))
+    org_line = next(line for line in out.splitlines() if line.startswith("all keys"))
+    assert "held by budget leases" not in key_line
+    assert org_line.endswith("$997.50 of $1,000.00 ($2.00 held by budget leases)"), org_line

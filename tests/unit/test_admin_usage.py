@@ -9,8 +9,8 @@ import pytest
 
 from groq_gateway.admin.schemas import GroupBy
 from groq_gateway.admin.usage import Tally, bucket_ranges, budget_status, group_key, micros_to_usd
+from groq_gateway.limits import MonthSpend
 from groq_gateway.models import DailyUsage
-from groq_gateway.store.counters import MonthSpend
 
 
 def usage(day: str, model: str = "m", **counts: int) -> DailyUsage:
@@ -64,7 +64,9 @@ def test_budget_remaining_never_goes_below_zero() -> None:
     spent = budget_status(Decimal("10"), MonthSpend(12_000_000, 11_000_000), resets)
     assert (spent.committed_usd, spent.remaining_usd) == (Decimal(12), Decimal(0))
     fresh = budget_status(Decimal("0.50"), MonthSpend(0, 0), resets)
-    assert fresh.remaining_usd == Decimal("0.5")
+    assert (fresh.remaining_usd, fresh.leased_usd) == (Decimal("0.5"), Decimal(0))
+    leased = budget_status(Decimal("10"), MonthSpend(3_000_000, 500_000, 2_000_000), resets)
+    assert (leased.committed_usd, leased.leased_usd, leased.remaining_usd) == (3, 2, 7)
     assert micros_to_usd(1) == Decimal("0.000001")
 
 

@@ -55,6 +55,21 @@ class SpendReservation:
 
 
 @dataclass(frozen=True)
+class MonthSpend:
+    """A scope's billing month, as its cap sees it.
+
+    ``committed_micros``: settled spend plus what requests in flight reserved (what the cap
+    is checked against); for the organisation it also holds its budget leases' slices.
+    ``leased_micros``: the part of ``committed_micros`` that live budget leases hold and
+    have not used yet (the organisation only; 0 elsewhere).
+    """
+
+    committed_micros: int
+    spent_micros: int
+    leased_micros: int = 0
+
+
+@dataclass(frozen=True)
 class AdmissionPlan:
     windows: tuple[WindowCount, ...] = ()
     reservations: tuple[SpendReservation, ...] = ()

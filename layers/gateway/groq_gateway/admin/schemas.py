@@ -475,6 +475,9 @@ class BudgetStatus(BaseModel):
     # Settled spend plus what requests in flight reserved: what the cap is checked against.
     # The organisation's also holds the unused part of the proxy instances' budget leases.
     committed_usd: Usd
+    # That unused part of the budget leases, included in committed_usd (0 but for the
+    # organisation): it comes back to remaining_usd as instances give their leases back.
+    leased_usd: Usd
     remaining_usd: Usd
     resets_at: datetime
 

@@ -41,10 +41,9 @@ from groq_gateway.admin.schemas import (
     UsageTotals,
 )
 from groq_gateway.errors import GatewayError
-from groq_gateway.limits import Scope, month_end, month_of
+from groq_gateway.limits import MonthSpend, Scope, month_end, month_of
 from groq_gateway.models import MICRO_USD_PER_USD, DailyUsage, KeyStatus, usd_to_micros, utcnow
 from groq_gateway.store import GatewayStore
-from groq_gateway.store.counters import MonthSpend
 from groq_gateway.store.usage import RETENTION_DAYS
 
 # Concurrent store reads for reports over many keys.
@@ -114,6 +113,7 @@ def budget_status(cap_usd: Decimal, spend: MonthSpend, resets_at: datetime) -> B
     return BudgetStatus(
         monthly_budget_usd=cap_usd,
         committed_usd=micros_to_usd(spend.committed_micros),
+        leased_usd=micros_to_usd(spend.leased_micros),
         remaining_usd=micros_to_usd(max(0, cap_micros - spend.committed_micros)),
         resets_at=resets_at,
     )

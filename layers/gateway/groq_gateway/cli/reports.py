@@ -108,6 +108,8 @@ def _figures(row: dict[str, Any]) -> list[Any]:
         if budget is None
         else (f"{usd(budget['remaining_usd'])} of {usd(budget['monthly_budget_usd'])}")
     )
+    if budget and budget["leased_usd"]:  # the organisation's: given back within minutes
+        left += f" ({usd(budget['leased_usd'])} held by budget leases)"
     return [
         row["requests_today"],
         row["tokens_today"],

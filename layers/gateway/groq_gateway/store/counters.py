@@ -32,6 +32,7 @@ from groq_gateway.limits import (
     AdmissionPlan,
     LimitExceededError,
     LimitKind,
+    MonthSpend,
     Scope,
     SpendReservation,
     WindowCount,
@@ -73,12 +74,6 @@ class Admission:
     plan: AdmissionPlan
     counts: dict[str, int] | None = None
     org_draw: LeaseDraw | None = None
-
-
-@dataclass(frozen=True)
-class MonthSpend:
-    committed_micros: int
-    spent_micros: int
 
 
 def _window_update(table: Table, window: WindowCount, at: datetime) -> dict[str, Any]:
@@ -284,8 +279,7 @@ class CounterStore:
     def month_spend(self, scope: Scope, scope_id: str, month: str) -> MonthSpend:
         """A scope's month; the organisation's includes what its live budget leases used."""
         if scope is Scope.ORG:
-            committed, spent = OrgLeaseStore(self.table).month_spend(month)
-            return MonthSpend(committed_micros=committed, spent_micros=spent)
+            return OrgLeaseStore(self.table).month_spend(month)
         item = self.table.get(scope_pk(scope, scope_id), f"SPEND#{month}") or {}
         return MonthSpend(
             committed_micros=int(item.get("committed_micros", 0)),

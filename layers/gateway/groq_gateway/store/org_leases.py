@@ -10,7 +10,7 @@ change made in one transaction with the matching change on the other side:
 * ``committed_micros`` = settled spend + what requests in flight reserved directly + the
   ``granted_micros`` of every live lease, less what was given back;
 * month spend = the item's ``spent_micros`` + the ``used_micros`` of every live lease
-  (:func:`org_month_spend` reads both in one query).
+  (:meth:`OrgLeaseStore.month_spend` reads both in one query).
 
 So a request drawn on a lease writes only its lease item, never the organisation's:
 
@@ -38,6 +38,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from groq_gateway.limits import MonthSpend
 from groq_gateway.org_budget import LeaseRequest, OrgLease
 from groq_gateway.store.table import ConditionFailedError, Table, to_item
 
@@ -178,11 +179,11 @@ class OrgLeaseStore:
             return False
         return True
 
-    def month_spend(self, month: str) -> tuple[int, int]:
-        """``(committed_micros, spent_micros)`` of the organisation's month, live leases'
-        use included: one consistent query over the organisation's partition (the lease
-        items of ``month`` sort before its ``SPEND#`` item)."""
-        committed = spent = 0
+    def month_spend(self, month: str) -> MonthSpend:
+        """The organisation's month, live leases' use included, and what they hold unused:
+        one consistent query over the organisation's partition (the lease items of
+        ``month`` sort before its ``SPEND#`` item)."""
+        committed = spent = leased = 0
         for item in self.table.query_pages(
             KeyConditionExpression="pk = :pk AND sk BETWEEN :first AND :last",
             ExpressionAttributeValues=to_item(
@@ -195,8 +196,10 @@ class OrgLeaseStore:
                 committed += int(item.get("committed_micros", 0))
                 spent += int(item.get("spent_micros", 0))
             elif sk.startswith(f"LEASE#{month}#"):
-                spent += int(item.get("used_micros", 0))
-        return committed, spent
+                used = int(item.get("used_micros", 0))
+                spent += used
+                leased += max(0, int(item.get("granted_micros", 0)) - used)
+        return MonthSpend(committed_micros=committed, spent_micros=spent, leased_micros=leased)
 
     def expired(self, now: float) -> list[StoredLease]:
         """Every lease whose ``reclaim_after`` has passed."""
