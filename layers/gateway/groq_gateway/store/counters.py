@@ -40,6 +40,7 @@ from groq_gateway.limits import (
 )
 from groq_gateway.models import UsageRecord
 from groq_gateway.org_budget import LeaseDraw
+from groq_gateway.store.counter_keys import item_key, month_sk, scope_pk, window_sk
 from groq_gateway.store.org_leases import OrgLeaseStore, reclaimed_settle_update, settle_update
 from groq_gateway.store.table import (
     ConditionFailedError,
@@ -53,14 +54,6 @@ from groq_gateway.store.usage import usage_update
 # A transaction that meets another on the same item is cancelled with TransactionConflict;
 # under heavy concurrency on one key that is normal, so it is retried with jittered backoff.
 MAX_CONFLICT_RETRIES = 8
-
-
-def scope_pk(scope: Scope, scope_id: str) -> str:
-    return {Scope.KEY: f"KEY#{scope_id}", Scope.TEAM: f"TEAM#{scope_id}", Scope.ORG: "ORG"}[scope]
-
-
-def _item_key(scope: Scope, scope_id: str, sk: str) -> dict[str, Any]:
-    return to_item({"pk": scope_pk(scope, scope_id), "sk": sk})
 
 
 @dataclass(frozen=True)
@@ -88,7 +81,7 @@ def _window_update(table: Table, window: WindowCount, at: datetime) -> dict[str,
         values[":room"] = window.max_tokens - window.tokens
     update: dict[str, Any] = {
         "TableName": table.name,
-        "Key": _item_key(window.scope, window.scope_id, f"RL#{window.minute}"),
+        "Key": item_key(scope_pk(window.scope, window.scope_id), window_sk(window.minute)),
         "UpdateExpression": (
             "SET #ttl = if_not_exists(#ttl, :ttl) ADD requests :one, tokens :tokens"
         ),
@@ -104,7 +97,9 @@ def _spend_update(table: Table, reservation: SpendReservation) -> dict[str, Any]
     values: dict[str, Any] = {":micros": reservation.micros}
     update: dict[str, Any] = {
         "TableName": table.name,
-        "Key": _item_key(reservation.scope, reservation.scope_id, f"SPEND#{reservation.month}"),
+        "Key": item_key(
+            scope_pk(reservation.scope, reservation.scope_id), month_sk(reservation.month)
+        ),
         "UpdateExpression": "ADD committed_micros :micros",
         "ExpressionAttributeValues": to_item(values),
     }
@@ -233,7 +228,9 @@ class CounterStore:
                 updates.append(
                     {
                         "TableName": self.table.name,
-                        "Key": _item_key(window.scope, window.scope_id, f"RL#{window.minute}"),
+                        "Key": item_key(
+                            scope_pk(window.scope, window.scope_id), window_sk(window.minute)
+                        ),
                         "UpdateExpression": "ADD tokens :delta",
                         "ExpressionAttributeValues": to_item({":delta": tokens - window.tokens}),
                     }
@@ -244,8 +241,9 @@ class CounterStore:
             updates.append(
                 {
                     "TableName": self.table.name,
-                    "Key": _item_key(
-                        reservation.scope, reservation.scope_id, f"SPEND#{reservation.month}"
+                    "Key": item_key(
+                        scope_pk(reservation.scope, reservation.scope_id),
+                        month_sk(reservation.month),
                     ),
                     "UpdateExpression": "ADD committed_micros :delta, spent_micros :spent",
                     "ExpressionAttributeValues": to_item(
@@ -280,7 +278,7 @@ class CounterStore:
         """A scope's month; the organisation's includes what its live budget leases used."""
         if scope is Scope.ORG:
             return OrgLeaseStore(self.table).month_spend(month)
-        item = self.table.get(scope_pk(scope, scope_id), f"SPEND#{month}") or {}
+        item = self.table.get(scope_pk(scope, scope_id), month_sk(month)) or {}
         return MonthSpend(
             committed_micros=int(item.get("committed_micros", 0)),
             spent_micros=int(item.get("spent_micros", 0)),
@@ -288,5 +286,5 @@ class CounterStore:
 
     def window(self, scope: Scope, scope_id: str, minute: str) -> tuple[int, int]:
         """``(requests, tokens)`` counted in a scope's minute window."""
-        item = self.table.get(scope_pk(scope, scope_id), f"RL#{minute}") or {}
+        item = self.table.get(scope_pk(scope, scope_id), window_sk(minute)) or {}
         return int(item.get("requests", 0)), int(item.get("tokens", 0))

@@ -40,22 +40,18 @@ from typing import Any
 
 from groq_gateway.limits import MonthSpend
 from groq_gateway.org_budget import LeaseRequest, OrgLease
+from groq_gateway.store.counter_keys import ORG_PK, item_key, lease_sk, month_sk
 from groq_gateway.store.table import ConditionFailedError, Table, to_item
 
-ORG_PK = "ORG"
 TTL_AFTER_RECLAIM_SECONDS = 7 * 24 * 3600
 
 
-def lease_sk(month: str, lease_id: str) -> str:
-    return f"LEASE#{month}#{lease_id}"
-
-
 def _org_month_key(month: str) -> dict[str, Any]:
-    return to_item({"pk": ORG_PK, "sk": f"SPEND#{month}"})
+    return item_key(ORG_PK, month_sk(month))
 
 
 def _lease_key(month: str, lease_id: str) -> dict[str, Any]:
-    return to_item({"pk": ORG_PK, "sk": lease_sk(month, lease_id)})
+    return item_key(ORG_PK, lease_sk(month, lease_id))
 
 
 @dataclass(frozen=True)
@@ -187,15 +183,15 @@ class OrgLeaseStore:
         for item in self.table.query_pages(
             KeyConditionExpression="pk = :pk AND sk BETWEEN :first AND :last",
             ExpressionAttributeValues=to_item(
-                {":pk": ORG_PK, ":first": f"LEASE#{month}#", ":last": f"SPEND#{month}"}
+                {":pk": ORG_PK, ":first": lease_sk(month, ""), ":last": month_sk(month)}
             ),
             ConsistentRead=True,
         ):
             sk = str(item["sk"])
-            if sk == f"SPEND#{month}":
+            if sk == month_sk(month):
                 committed += int(item.get("committed_micros", 0))
                 spent += int(item.get("spent_micros", 0))
-            elif sk.startswith(f"LEASE#{month}#"):
+            elif sk.startswith(lease_sk(month, "")):
                 used = int(item.get("used_micros", 0))
                 spent += used
                 leased += max(0, int(item.get("granted_micros", 0)) - used)

@@ -1,0 +1,42 @@
+"""Where the counters live in the table, for the modules that write them.
+
+One partition per scope: ``KEY#<id>``, ``TEAM#<id>`` or ``ORG``. In it, the scope's minute
+windows (``RL#<YYYYMMDDHHMM>``) and months (``SPEND#<YYYY-MM>``),
+:mod:`groq_gateway.store.counters`; in the organisation's, also its budget leases
+(``LEASE#<YYYY-MM>#<lease id>``), :mod:`groq_gateway.store.org_leases`.
+
+Example::
+
+    table.get(scope_pk(Scope.TEAM, "search"), month_sk("2026-11"))
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from groq_gateway.limits import Scope
+from groq_gateway.store.table import to_item
+
+ORG_PK = "ORG"
+
+
+def scope_pk(scope: Scope, scope_id: str) -> str:
+    """The scope's partition (``scope_id`` is ignored for the organisation)."""
+    return {Scope.KEY: f"KEY#{scope_id}", Scope.TEAM: f"TEAM#{scope_id}", Scope.ORG: ORG_PK}[scope]
+
+
+def window_sk(minute: str) -> str:
+    return f"RL#{minute}"
+
+
+def month_sk(month: str) -> str:
+    return f"SPEND#{month}"
+
+
+def lease_sk(month: str, lease_id: str) -> str:
+    return f"LEASE#{month}#{lease_id}"
+
+
+def item_key(pk: str, sk: str) -> dict[str, Any]:
+    """``Key`` of a DynamoDB call."""
+    return to_item({"pk": pk, "sk": sk})
