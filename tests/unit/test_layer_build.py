@@ -1,0 +1,75 @@
+"""GatewayLayer's build (layers/gateway/Makefile, what `sam build` runs): the dependencies for
+Lambda's platform, the groq_gateway package, and bytecode for python3.13 beside every module,
+so that a cold start in Lambda (read-only /opt) does not compile what it imports."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+LAYER = ROOT / "layers" / "gateway"
+
+
+def python313_env() -> dict[str, str]:
+    """An environment with python3.13 on PATH, found as the project's Makefile finds it for
+    `sam build` (pyenv's, when 3.13 is installed but not selected)."""
+    env = dict(os.environ)
+    probe = subprocess.run(["python3.13", "--version"], capture_output=True, env=env, check=False)
+    if probe.returncode != 0:
+        bare = subprocess.run(
+            ["pyenv", "versions", "--bare"], capture_output=True, text=True, check=True
+        ).stdout.split()
+        version = next(v for v in bare if v.startswith("3.13"))
+        env["PYENV_VERSION"] = f"{version}:{env.get('PYENV_VERSION', 'system')}"
+    return env
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    artifacts = tmp_path_factory.mktemp("GatewayLayer")
+    subprocess.run(
+        ["make", "--no-print-directory", "build-GatewayLayer", f"ARTIFACTS_DIR={artifacts}"],
+        cwd=LAYER,
+        env=python313_env(),
+        capture_output=True,
+        check=True,
+    )
+    return artifacts / "python"
+
+
+def pinned_requirements() -> dict[str, str]:
+    lines = (LAYER / "requirements.txt").read_text(encoding="utf-8").splitlines()
+    return dict(line.split("==") for line in lines if line and not line.startswith("#"))
+
+
+def test_the_layer_holds_the_package_and_the_pinned_dependencies_for_lambda(site: Path) -> None:
+    assert (site / "groq_gateway" / "proxy" / "app.py").is_file()
+    for name, version in pinned_requirements().items():
+        assert (site / f"{name.replace('-', '_')}-{version}.dist-info").is_dir(), name
+    (extension,) = (site / "pydantic_core").glob("_pydantic_core*.so")
+    assert re.search(r"cpython-313-aarch64-linux-gnu", extension.name)  # Lambda's arm64 runtime
+    assert not (site / "boto3").exists()  # the runtime's own
+    assert not (site / "bin").exists()
+
+
+def test_every_module_has_python313_bytecode_and_none_other(site: Path) -> None:
+    modules = list(site.rglob("*.py"))
+    assert len(modules) > 500
+    missing = [
+        p for p in modules if not (p.parent / "__pycache__" / f"{p.stem}.cpython-313.pyc").is_file()
+    ]
+    assert missing == []
+    other = [p for p in site.rglob("*.pyc") if ".cpython-313." not in p.name]
+    assert other == []  # e.g. the dev environment's 3.11 bytecode of groq_gateway
+
+
+def test_the_bytecode_is_used_whatever_the_files_times(site: Path) -> None:
+    # unchecked-hash bytecode: flags 0b01 (hash-based) without 0b10 (check_source)
+    pyc = site / "groq_gateway" / "proxy" / "__pycache__" / "app.cpython-313.pyc"
+    flags = int.from_bytes(pyc.read_bytes()[4:8], "little")
+    assert flags == 0b01
