@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from bench.measure import Target, timed
 from bench.stack import BLOCK_ABSENT, PROXY_DIR, ROOT, Gateway, start_gateway
 
 BASE_IMPORT = "import boto3, httpx"
+PYTHON313 = "python3.13"  # Lambda's runtime; `make bench` puts it on PATH, as for sam build
 IMPORTS = {
     "base": BASE_IMPORT,
     # the proxy's code, nothing run
@@ -32,7 +34,12 @@ IMPORTS = {
 
 
 def import_medians(
-    statements: dict[str, str], env: dict[str, str], *, lambda_packages: bool, repeat: int
+    statements: dict[str, str],
+    env: dict[str, str],
+    *,
+    lambda_packages: bool,
+    repeat: int,
+    python: str = sys.executable,
 ) -> dict[str, float]:
     """Median milliseconds of each statement in fresh interpreters (interpreter start-up not
     included), with or without the packages Lambda does not have. The statements take turns,
@@ -47,7 +54,8 @@ def import_medians(
                 "print((time.perf_counter() - _start) * 1000)\n"
             )
             code = (BLOCK_ABSENT if lambda_packages else "") + timer
-            runs[name].append(float(_python(["-c", code], env).strip().splitlines()[-1]))
+            output = _python(["-c", code], env, python=python)
+            runs[name].append(float(output.strip().splitlines()[-1]))
     return {name: statistics.median(times) for name, times in runs.items()}
 
 
@@ -70,6 +78,44 @@ def import_breakdown(env: dict[str, str], top: int = 8) -> list[tuple[str, float
     rest = sum(totals.values()) - sum(us for _, us in totals.most_common(top))
     rows = [(package, us / 1000) for package, us in totals.most_common(top)]
     return [*rows, ("everything else", rest / 1000)]
+
+
+def layer_imports(env: dict[str, str], repeat: int) -> dict[str, dict[str, float]]:
+    """The imports of :data:`IMPORTS` in Lambda's Python (python3.13) from GatewayLayer as
+    layers/gateway/Makefile builds it, for this machine's platform (Lambda's arm64 wheels do
+    not load here): ``"bytecode"``, the layer as built; ``"source"``, the same files without
+    any bytecode, as SAM's python builder shipped the layer. boto3, which the runtime
+    provides, is installed beside it with its bytecode. Medians of ``repeat`` each."""
+    with tempfile.TemporaryDirectory(prefix="bench-layer-") as tmp:
+        built, runtime, source = (Path(tmp) / name for name in ("built", "runtime", "source"))
+        _run(
+            [
+                *("make", "--no-print-directory", "build-GatewayLayer"),
+                *(f"ARTIFACTS_DIR={built}", "PLATFORM=--only-binary=:all:"),
+            ],
+            cwd=ROOT / "layers" / "gateway",
+        )
+        _run([PYTHON313, "-m", "pip", "install", "--quiet", "--target", str(runtime), "boto3"])
+        _run([PYTHON313, "-m", "compileall", "-q", "-j", "0", str(runtime)])
+        shutil.copytree(built / "python", source, ignore=shutil.ignore_patterns("__pycache__"))
+        return {
+            label: import_medians(
+                IMPORTS,
+                # no bytecode written either: each run of "source" compiles, as in Lambda
+                {**env, "PYTHONPATH": f"{site}:{runtime}", "PYTHONDONTWRITEBYTECODE": "1"},
+                lambda_packages=True,
+                repeat=repeat,
+                python=PYTHON313,
+            )
+            for label, site in (("bytecode", built / "python"), ("source", source))
+        }
+
+
+def _run(command: list[str], cwd: Path = ROOT, env: dict[str, str] | None = None) -> None:
+    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        output = result.stdout[-2000:] + result.stderr[-2000:]
+        raise RuntimeError(f"{' '.join(command[:2])} failed:\n{output}")
 
 
 @dataclass(frozen=True)
@@ -104,7 +150,7 @@ def artefact_sizes() -> dict[str, tuple[int, int]]:
     sam = Path(sys.executable).with_name("sam")
     with tempfile.TemporaryDirectory(prefix="bench-sam-") as tmp:
         build = Path(tmp) / "build"
-        result = subprocess.run(
+        _run(
             [
                 str(sam),
                 "build",
@@ -113,14 +159,8 @@ def artefact_sizes() -> dict[str, tuple[int, int]]:
                 "--build-dir",
                 str(build),
             ],
-            cwd=ROOT,
             env={**os.environ, "SAM_CLI_TELEMETRY": "0"},
-            capture_output=True,
-            text=True,
-            check=False,
         )
-        if result.returncode != 0:
-            raise RuntimeError(f"sam build failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
         return {d.name: _zipped(d) for d in sorted(build.iterdir()) if d.is_dir()}
 
 
@@ -136,8 +176,10 @@ def _zipped(directory: Path) -> tuple[int, int]:
     return len(buffer.getvalue()), unzipped
 
 
-def _python(args: list[str], env: dict[str, str], *, stderr: bool = False) -> str:
+def _python(
+    args: list[str], env: dict[str, str], *, stderr: bool = False, python: str = sys.executable
+) -> str:
     result = subprocess.run(
-        [sys.executable, *args], cwd=PROXY_DIR, env=env, capture_output=True, text=True, check=True
+        [python, *args], cwd=PROXY_DIR, env=env, capture_output=True, text=True, check=True
     )
     return result.stderr if stderr else result.stdout
