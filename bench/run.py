@@ -464,6 +464,7 @@ def cold_start(
     args: argparse.Namespace, local: LocalStack, tmp: Path, figures: Figures
 ) -> list[str]:
     env = local.proxy_env
+    startup.compile_sources()
     imports: dict[tuple[str, bool], float] = {}
     for lambda_set in (True, False):
         medians = startup.import_medians(
