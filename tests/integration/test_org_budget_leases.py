@@ -53,9 +53,7 @@ def assert_books_balance(store: GatewayStore) -> None:
     """With nothing in flight: committed = settled spend + what leases have not used."""
     committed, spent = org(store)
     assert committed == spent + unused_leased(store)
-    assert store.counters.month_spend(Scope.ORG, "org", MONTH).leased_micros == unused_leased(
-        store
-    )
+    assert store.counters.month_spend(Scope.ORG, "org", MONTH).leased_micros == unused_leased(store)
 
 
 def lease_request(micros: int, seconds: float = 60) -> LeaseRequest:
