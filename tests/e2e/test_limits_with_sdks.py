@@ -15,6 +15,7 @@ from groq_gateway.models import KeyStatus, utcnow
 from tests.e2e.conftest import DevGateway
 from tests.e2e.test_sdks_through_dev_gateway import MESSAGES, MODEL, create_key
 from tests.e2e.test_streaming_and_faults import key_id_of, today
+from tests.minute_window import start_in_one_window
 
 
 def counting_client(gateway: DevGateway, key: str, sent: list[str], retries: int) -> openai.OpenAI:
@@ -30,6 +31,7 @@ def counting_client(gateway: DevGateway, key: str, sent: list[str], retries: int
 def test_requests_per_minute_raise_rate_limit_error(dev_gateway: DevGateway) -> None:
     sent: list[str] = []
     client = counting_client(dev_gateway, create_key(dev_gateway, requests_per_minute=2), sent, 0)
+    start_in_one_window(10)
     for _ in range(2):
         client.chat.completions.create(model=MODEL, messages=MESSAGES)  # type: ignore[arg-type]
     with pytest.raises(openai.RateLimitError) as refused:

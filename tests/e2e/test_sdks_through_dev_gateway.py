@@ -15,6 +15,7 @@ import pytest
 
 from groq_gateway.devserver.local_aws import free_port, wait_until_up
 from tests.e2e.conftest import ROOT, DevGateway, groq_gateway_command
+from tests.minute_window import in_one_window
 
 MODEL = "openai/gpt-oss-20b"
 MESSAGES = [{"role": "user", "content": "Say hello to the gateway"}]
@@ -129,6 +130,7 @@ def test_dev_refuses_to_start_without_an_upstream(tmp_path: Path) -> None:
 @pytest.mark.anyio
 async def test_async_sdks_stream_and_see_gateway_errors(dev_gateway: DevGateway) -> None:
     key = create_key(dev_gateway, requests_per_minute=3)
+    await in_one_window(10)  # its three requests and the refused fourth in one window
     client = openai.AsyncOpenAI(
         base_url=f"{dev_gateway.base_url}/openai/v1", api_key=key, max_retries=0
     )

@@ -3,7 +3,6 @@ instance can see a stale count. Requests here run concurrently against moto's se
 
 from __future__ import annotations
 
-import time
 from decimal import Decimal
 
 import anyio
@@ -15,17 +14,10 @@ from groq_gateway.models import KeyStatus, utcnow
 from groq_gateway.proxy.app import create_app as create_proxy_app
 from tests.integration.conftest import LocalGateway, gateway_settings
 from tests.integration.test_proxy_limits_and_metering import CHAT, add_key, add_team, auth
+from tests.minute_window import in_one_window
 from tests.reliability_report import RELIABILITY
 
 pytestmark = pytest.mark.anyio
-
-
-async def in_one_window(seconds: float = 20.0) -> None:
-    """Start at the beginning of a minute window if fewer than ``seconds`` are left in this
-    one: a burst that crosses into the next minute is rightly admitted more."""
-    left = 60 - (time.time() % 60)
-    if left < seconds:
-        await anyio.sleep(left + 0.05)
 
 
 async def burst(client: httpx.AsyncClient, plaintext: str, count: int) -> list[int]:

@@ -16,6 +16,7 @@ from groq_gateway.proxy.app import ALIAS_HEADER
 from groq_gateway.proxy.app import create_app as create_proxy_app
 from tests.integration.conftest import LocalGateway, gateway_settings
 from tests.integration.test_store import new_key_with_plaintext
+from tests.minute_window import in_one_window
 
 pytestmark = pytest.mark.anyio
 
@@ -67,6 +68,7 @@ async def test_requests_per_minute_refuse_the_excess_with_openai_429(
     gateway: LocalGateway,
 ) -> None:
     _, plaintext = add_key(gateway, requests_per_minute=3)
+    await in_one_window(10)
     statuses = [(await chat(gateway, plaintext)).status_code for _ in range(3)]
     assert statuses == [200, 200, 200]
     await gateway.upstream.delete("/_simulator/requests")
@@ -121,6 +123,7 @@ async def test_team_limits_are_shared_by_its_keys(gateway: LocalGateway) -> None
     add_team(gateway, requests_per_minute=4)
     _, first = add_key(gateway, team_id="chatbot")
     _, second = add_key(gateway, team_id="chatbot")
+    await in_one_window(10)
     results = [(await chat(gateway, plaintext)).status_code for plaintext in [first, second] * 3]
     assert results.count(200) == 4
     assert results.count(429) == 2
