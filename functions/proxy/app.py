@@ -1,6 +1,6 @@
 """Proxy Lambda: the OpenAI-compatible request proxy, an ASGI app served by uvicorn (run.sh).
 
-Init makes about 100,000 objects that live as long as the process (botocore's service
+Init makes about 180,000 objects that live as long as the process (botocore's service
 models, pydantic's validators, the clients). Python's cyclic garbage collector would walk
 them all during init, for nothing (they are all alive), and again in every later full
 collection: about 50 ms on the benchmark's machine, with a request waiting behind it. So
