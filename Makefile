@@ -25,7 +25,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 PY313 := $(shell python3.13 --version >/dev/null 2>&1 || pyenv versions --bare 2>/dev/null | grep -m1 '^3\.13')
 SAM_ENV := $(if $(PY313),PYENV_VERSION=$(PY313):$(shell pyenv version-name 2>/dev/null),)
 
-.PHONY: dev test proof lint typecheck pytest cfn-lint sam-validate sam-build bench clean
+.PHONY: dev test proof lint typecheck pytest cfn-lint sam-validate sam-build layer bench clean
 
 $(STAMP): pyproject.toml constraints.txt tests/dynalite/package-lock.json
 	$(PYTHON) -m venv $(VENV)
@@ -69,6 +69,10 @@ sam-validate: $(STAMP)
 
 sam-build: $(STAMP)
 	$(SAM_ENV) $(BIN)/sam build --template template.yaml --parallel --cached
+
+# GatewayLayer alone, as sam build makes it, into ARTIFACTS_DIR (tests/unit/test_layer_build.py).
+layer:
+	$(SAM_ENV) $(MAKE) --no-print-directory -C layers/gateway build-GatewayLayer ARTIFACTS_DIR="$(ARTIFACTS_DIR)"
 
 # A few minutes on 2 cores: starts moto's server, the simulator and proxy processes itself, and
 # runs `sam build` into a temporary directory (python3.13, as sam-build) for the artefact sizes.

@@ -36,6 +36,11 @@ WARMUP = 10  # requests per target and mode before latency samples are kept
 # p99s are reported against the baseline but not judged: two of 150 samples decide them, and
 # moto's periodic stalls (docs/performance.md) land in them or not from run to run.
 TAIL = "info"
+IMPORT_LABELS = {  # startup.IMPORTS, as the report names them
+    "base": "`import boto3, httpx` (the yardstick)",
+    "code": "`import groq_gateway.proxy.app` (the proxy's code)",
+    "init": "`import app` (functions/proxy/app.py: code + create_app())",
+}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -488,13 +493,8 @@ def cold_start(
         figures.add(f"coldstart.{field}", value, "ms")
     figures.add("coldstart.import_code.ratio", imports["code", True] / base, "ratio")
     figures.add("coldstart.import_init.ratio", imports["init", True] / base, "ratio")
-    labels = {
-        "base": "`import boto3, httpx` (the yardstick)",
-        "code": "`import groq_gateway.proxy.app` (the proxy's code)",
-        "init": "`import app` (functions/proxy/app.py: code + create_app())",
-    }
     rows: list[list[Any]] = [
-        [labels[name], imports[name, True], imports[name, True] / base, imports[name, False]]
+        [IMPORT_LABELS[name], imports[name, True], imports[name, True] / base, imports[name, False]]
         for name in startup.IMPORTS
     ]
     rows += [
@@ -537,18 +537,13 @@ def cold_start(
 
 
 def layer_cold_start(args: argparse.Namespace, local: LocalStack, figures: Figures) -> list[str]:
-    labels = {
-        "base": "`import boto3, httpx` (the yardstick)",
-        "code": "`import groq_gateway.proxy.app`",
-        "init": "`import app` (with create_app())",
-    }
     try:
         times = startup.layer_imports(local.proxy_env, args.import_repeat)
     except RuntimeError as error:  # e.g. no python3.13 on PATH (make bench provides it)
         print(error, file=sys.stderr)
         return ["", "## Cold start in python3.13: the layer's build failed, see stderr"]
     rows = []
-    for name, label in labels.items():
+    for name, label in IMPORT_LABELS.items():
         row: list[Any] = [label]
         for kind in ("bytecode", "source"):
             ms = times[kind][name]

@@ -4,7 +4,6 @@ so that a cold start in Lambda (read-only /opt) does not compile what it imports
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 from pathlib import Path
@@ -15,27 +14,13 @@ ROOT = Path(__file__).resolve().parents[2]
 LAYER = ROOT / "layers" / "gateway"
 
 
-def python313_env() -> dict[str, str]:
-    """An environment with python3.13 on PATH, found as the project's Makefile finds it for
-    `sam build` (pyenv's, when 3.13 is installed but not selected)."""
-    env = dict(os.environ)
-    probe = subprocess.run(["python3.13", "--version"], capture_output=True, env=env, check=False)
-    if probe.returncode != 0:
-        bare = subprocess.run(
-            ["pyenv", "versions", "--bare"], capture_output=True, text=True, check=True
-        ).stdout.split()
-        version = next(v for v in bare if v.startswith("3.13"))
-        env["PYENV_VERSION"] = f"{version}:{env.get('PYENV_VERSION', 'system')}"
-    return env
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     artifacts = tmp_path_factory.mktemp("GatewayLayer")
+    # the project's Makefile puts python3.13 on PATH, as for sam build
     subprocess.run(
-        ["make", "--no-print-directory", "build-GatewayLayer", f"ARTIFACTS_DIR={artifacts}"],
-        cwd=LAYER,
-        env=python313_env(),
+        ["make", "--no-print-directory", "layer", f"ARTIFACTS_DIR={artifacts}"],
+        cwd=ROOT,
         capture_output=True,
         check=True,
     )
