@@ -1,6 +1,7 @@
-"""GatewayLayer's build (layers/gateway/Makefile, what `sam build` runs): the dependencies for
-Lambda's platform, the groq_gateway package, and bytecode for python3.13 beside every module,
-so that a cold start in Lambda (read-only /opt) does not compile what it imports."""
+"""GatewayLayer's build (layers/gateway/Makefile, what `sam build` runs): the pinned
+dependencies for Lambda's platform, the versions the tests run with, the groq_gateway package
+without its developer tools, and bytecode for python3.13 beside every module, so that a cold
+start in Lambda (read-only /opt) does not compile what it imports."""
 
 from __future__ import annotations
 
@@ -27,19 +28,40 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return artifacts / "python"
 
 
-def pinned_requirements() -> dict[str, str]:
-    lines = (LAYER / "requirements.txt").read_text(encoding="utf-8").splitlines()
-    return dict(line.split("==") for line in lines if line and not line.startswith("#"))
+def pins(path: Path) -> dict[str, str]:
+    """``name==version`` lines of a requirements or constraints file, by normalised name."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    pairs = (line.split("==") for line in lines if line and not line.startswith("#"))
+    return {normalised(name): version for name, version in pairs}
 
 
-def test_the_layer_holds_the_package_and_the_pinned_dependencies_for_lambda(site: Path) -> None:
-    assert (site / "groq_gateway" / "proxy" / "app.py").is_file()
-    for name, version in pinned_requirements().items():
-        assert (site / f"{name.replace('-', '_')}-{version}.dist-info").is_dir(), name
+def normalised(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_the_layer_pins_the_versions_the_tests_run_with() -> None:
+    layer, dev = pins(LAYER / "requirements.txt"), pins(ROOT / "constraints.txt")
+    assert {name: dev.get(name) for name in layer} == layer
+
+
+def test_the_layer_holds_exactly_the_pinned_distributions_for_lambda(site: Path) -> None:
+    built = dict(
+        path.name.removesuffix(".dist-info").rsplit("-", 1) for path in site.glob("*.dist-info")
+    )
+    assert {normalised(name): version for name, version in built.items()} == pins(
+        LAYER / "requirements.txt"
+    )
     (extension,) = (site / "pydantic_core").glob("_pydantic_core*.so")
     assert re.search(r"cpython-313-aarch64-linux-gnu", extension.name)  # Lambda's arm64 runtime
     assert not (site / "boto3").exists()  # the runtime's own
     assert not (site / "bin").exists()
+
+
+def test_the_layer_holds_the_package_without_its_developer_tools(site: Path) -> None:
+    package = site / "groq_gateway"
+    assert (package / "proxy" / "app.py").is_file()
+    assert (package / "admin" / "app.py").is_file()
+    assert {"simulator", "devserver", "cli"}.isdisjoint(p.name for p in package.iterdir())
 
 
 def test_every_module_has_python313_bytecode_and_none_other(site: Path) -> None:
