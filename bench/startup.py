@@ -30,6 +30,11 @@ IMPORTS = {
     # functions/proxy/app.py: the code plus create_app() (settings, prices, DynamoDB and
     # upstream clients): all Lambda's init runs before uvicorn can serve
     "init": "import app",
+    # the yardstick and the pydantic models the proxy's code imports (its records, settings and
+    # price book), pydantic with them: what a proxy without pydantic would not import
+    "pydantic": (
+        f"{BASE_IMPORT}, groq_gateway.models, groq_gateway.settings, groq_gateway.pricing"
+    ),
 }
 
 
