@@ -25,7 +25,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 PY313 := $(shell python3.13 --version >/dev/null 2>&1 || pyenv versions --bare 2>/dev/null | grep -m1 '^3\.13')
 SAM_ENV := $(if $(PY313),PYENV_VERSION=$(PY313):$(shell pyenv version-name 2>/dev/null),)
 
-.PHONY: dev test proof lint typecheck pytest cfn-lint sam-validate sam-build layer bench clean
+.PHONY: dev test proof lint typecheck pytest cfn-lint sam-validate sam-build layer lambda-site bench clean
 
 $(STAMP): pyproject.toml constraints.txt tests/dynalite/package-lock.json
 	$(PYTHON) -m venv $(VENV)
@@ -73,6 +73,17 @@ sam-build: $(STAMP)
 # GatewayLayer alone, as sam build makes it, into ARTIFACTS_DIR (tests/unit/test_layer_build.py).
 layer:
 	$(SAM_ENV) $(MAKE) --no-print-directory -C layers/gateway build-GatewayLayer ARTIFACTS_DIR="$(ARTIFACTS_DIR)"
+
+# What Lambda's python3.13 runtime would see, on this machine, in ARTIFACTS_DIR: the layer
+# built for this machine's platform (Lambda's arm64 wheels do not load here) in python/, and
+# in runtime/ boto3 at the tested version, which the runtime provides. Then the path of the
+# python3.13 to run it with, on the last line. For the layer test and make bench.
+lambda-site:
+	$(MAKE) --no-print-directory layer ARTIFACTS_DIR="$(ARTIFACTS_DIR)" PLATFORM=--only-binary=:all:
+	$(SAM_ENV) python3.13 -m pip install --quiet --disable-pip-version-check \
+		--target "$(ARTIFACTS_DIR)/runtime" $$(grep -E '^boto3==' constraints.txt)
+	$(SAM_ENV) python3.13 -m compileall -q -j 0 "$(ARTIFACTS_DIR)/runtime"
+	@$(SAM_ENV) python3.13 -c 'import sys; print(sys.executable)'
 
 # A few minutes on 2 cores: starts moto's server, the simulator and proxy processes itself, and
 # runs `sam build` into a temporary directory (python3.13, as sam-build) for the artefact sizes.

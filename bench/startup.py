@@ -22,7 +22,6 @@ from bench.measure import Target, timed
 from bench.stack import BLOCK_ABSENT, PROXY_DIR, ROOT, Gateway, start_gateway
 
 BASE_IMPORT = "import boto3, httpx"
-PYTHON313 = "python3.13"  # Lambda's runtime; `make bench` puts it on PATH, as for sam build
 IMPORTS = {
     "base": BASE_IMPORT,
     # the proxy's code, nothing run
@@ -101,39 +100,35 @@ def import_breakdown(env: dict[str, str], top: int = 8) -> list[tuple[str, float
 def layer_imports(env: dict[str, str], repeat: int) -> dict[str, dict[str, float]]:
     """The imports of :data:`IMPORTS` in Lambda's Python (python3.13) from GatewayLayer as
     layers/gateway/Makefile builds it, for this machine's platform (Lambda's arm64 wheels do
-    not load here): ``"bytecode"``, the layer as built; ``"source"``, the same files without
-    any bytecode, as SAM's python builder shipped the layer. boto3, which the runtime
-    provides, is installed beside it with its bytecode. Medians of ``repeat`` each."""
+    not load here), with boto3 beside it as the runtime provides it (``make lambda-site``):
+    ``"bytecode"``, the layer as built; ``"source"``, the same files without any bytecode, as
+    SAM's python builder shipped the layer. Medians of ``repeat`` each."""
     with tempfile.TemporaryDirectory(prefix="bench-layer-") as tmp:
-        built, runtime, source = (Path(tmp) / name for name in ("built", "runtime", "source"))
-        _run(
-            [
-                *("make", "--no-print-directory", "build-GatewayLayer"),
-                *(f"ARTIFACTS_DIR={built}", "PLATFORM=--only-binary=:all:"),
-            ],
-            cwd=ROOT / "layers" / "gateway",
-        )
-        _run([PYTHON313, "-m", "pip", "install", "--quiet", "--target", str(runtime), "boto3"])
-        _run([PYTHON313, "-m", "compileall", "-q", "-j", "0", str(runtime)])
-        shutil.copytree(built / "python", source, ignore=shutil.ignore_patterns("__pycache__"))
+        site = Path(tmp) / "site"
+        made = _run(["make", "--no-print-directory", "-s", "lambda-site", f"ARTIFACTS_DIR={site}"])
+        python = made.strip().splitlines()[-1]
+        built, runtime, source = site / "python", site / "runtime", Path(tmp) / "source"
+        shutil.copytree(built, source, ignore=shutil.ignore_patterns("__pycache__"))
         return {
             label: import_medians(
                 IMPORTS,
                 # no bytecode written either: each run of "source" compiles, as in Lambda
-                {**env, "PYTHONPATH": f"{site}:{runtime}", "PYTHONDONTWRITEBYTECODE": "1"},
+                {**env, "PYTHONPATH": f"{path}:{runtime}", "PYTHONDONTWRITEBYTECODE": "1"},
                 lambda_packages=True,
                 repeat=repeat,
-                python=PYTHON313,
+                python=python,
             )
-            for label, site in (("bytecode", built / "python"), ("source", source))
+            for label, path in (("bytecode", built), ("source", source))
         }
 
 
-def _run(command: list[str], cwd: Path = ROOT, env: dict[str, str] | None = None) -> None:
+def _run(command: list[str], cwd: Path = ROOT, env: dict[str, str] | None = None) -> str:
+    """``command``'s stdout; :class:`RuntimeError` with the end of its output if it fails."""
     result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         output = result.stdout[-2000:] + result.stderr[-2000:]
         raise RuntimeError(f"{' '.join(command[:2])} failed:\n{output}")
+    return result.stdout
 
 
 @dataclass(frozen=True)

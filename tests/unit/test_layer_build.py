@@ -1,7 +1,8 @@
 """GatewayLayer's build (layers/gateway/Makefile, what `sam build` runs): the pinned
 dependencies for Lambda's platform, the versions the tests run with, the groq_gateway package
 without its developer tools, and bytecode for python3.13 beside every module, so that a cold
-start in Lambda (read-only /opt) does not compile what it imports."""
+start in Lambda (read-only /opt) does not compile what it imports. And every function starts
+from that layer alone: the rest of the suite runs in the dev environment, which has more."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
+from groq_gateway.devserver.local_aws import LOCAL_AWS_ENV, environment_of
+from groq_gateway.devserver.template import FunctionSpec, TemplateModel
 
 ROOT = Path(__file__).resolve().parents[2]
 LAYER = ROOT / "layers" / "gateway"
@@ -26,6 +30,53 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
         check=True,
     )
     return artifacts / "python"
+
+
+@pytest.fixture(scope="module")
+def lambda_site(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """python3.13 and the module path Lambda's runtime would give a function, on this machine:
+    the layer built for this platform, and boto3 (the runtime's own) beside it."""
+    artifacts = tmp_path_factory.mktemp("lambda-site")
+    made = subprocess.run(
+        ["make", "--no-print-directory", "-s", "lambda-site", f"ARTIFACTS_DIR={artifacts}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    python = made.stdout.strip().splitlines()[-1]
+    return python, f"{artifacts / 'python'}:{artifacts / 'runtime'}"
+
+
+TEMPLATE = TemplateModel.load(ROOT / "template.yaml")
+FUNCTIONS = TEMPLATE.functions()
+
+
+@pytest.mark.parametrize("function", FUNCTIONS, ids=[f.logical_id for f in FUNCTIONS])
+def test_every_function_starts_from_the_layer_alone(
+    function: FunctionSpec, lambda_site: tuple[str, str]
+) -> None:
+    # Lambda's init: the entry module imported from the function's code, in python3.13 with
+    # the layer and the runtime's boto3 only (-S: no site-packages of this machine), in the
+    # environment the template gives the function. Anything it touches in AWS fails at once.
+    python, path = lambda_site
+    module, entry = ("app", "app") if function.is_web_app else function.handler.split(".")
+    env = {
+        **environment_of(TEMPLATE, function, {}),
+        **LOCAL_AWS_ENV,
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",  # nothing listens: no AWS call at init
+        "PYTHONPATH": path,
+    }
+    started = subprocess.run(
+        [python, "-S", "-c", f"import {module}; assert callable({module}.{entry})"],
+        cwd=function.code_uri,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert started.returncode == 0, started.stderr[-3000:]
 
 
 def pins(path: Path) -> dict[str, str]:

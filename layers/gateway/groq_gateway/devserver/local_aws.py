@@ -26,7 +26,7 @@ from typing import Any
 import boto3
 import httpx
 
-from groq_gateway.devserver.template import TemplateModel
+from groq_gateway.devserver.template import FunctionSpec, TemplateModel
 
 LOCAL_REGION = "us-east-1"
 LOCAL_ACCOUNT = "123456789012"
@@ -210,13 +210,19 @@ def function_environment(template: TemplateModel, physical: dict[str, str]) -> d
     Variables the Lambda Web Adapter reads (``AWS_*``) are left out: locally no adapter runs.
     """
     env: dict[str, str] = {}
-    pseudo = pseudo_parameters()
-    # Resources with no local counterpart (functions, queues) resolve to a local name.
-    names = {logical_id: f"{LOCAL_STACK_NAME}-{logical_id}" for logical_id in template.resources}
-    physical = names | physical
     for function in template.functions():
-        for name, value in function.environment.items():
-            if name.startswith("AWS_"):
-                continue
-            env[name] = template.resolve(value, physical, pseudo)
+        resolved = environment_of(template, function, physical)
+        env |= {name: value for name, value in resolved.items() if not name.startswith("AWS_")}
     return env
+
+
+def environment_of(
+    template: TemplateModel, function: FunctionSpec, physical: dict[str, str]
+) -> dict[str, str]:
+    """One function's environment from the template (its own and the globals), with
+    references resolved; resources missing from ``physical`` resolve to a local name."""
+    names = {logical_id: f"{LOCAL_STACK_NAME}-{logical_id}" for logical_id in template.resources}
+    return {
+        name: template.resolve(value, names | physical, pseudo_parameters())
+        for name, value in function.environment.items()
+    }
