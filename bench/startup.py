@@ -105,8 +105,7 @@ def layer_imports(env: dict[str, str], repeat: int) -> dict[str, dict[str, float
     SAM's python builder shipped the layer. Medians of ``repeat`` each."""
     with tempfile.TemporaryDirectory(prefix="bench-layer-") as tmp:
         site = Path(tmp) / "site"
-        made = _run(["make", "--no-print-directory", "-s", "lambda-site", f"ARTIFACTS_DIR={site}"])
-        python = made.strip().splitlines()[-1]
+        python = lambda_site(site)
         built, runtime, source = site / "python", site / "runtime", Path(tmp) / "source"
         shutil.copytree(built, source, ignore=shutil.ignore_patterns("__pycache__"))
         return {
@@ -120,6 +119,13 @@ def layer_imports(env: dict[str, str], repeat: int) -> dict[str, dict[str, float
             )
             for label, path in (("bytecode", built), ("source", source))
         }
+
+
+def lambda_site(directory: Path) -> str:
+    """``make lambda-site`` into ``directory``: in python/ the layer built for this machine,
+    in runtime/ boto3 as Lambda's runtime provides it. Returns the python3.13 to run them."""
+    made = _run(["make", "--no-print-directory", "-s", "lambda-site", f"ARTIFACTS_DIR={directory}"])
+    return made.strip().splitlines()[-1]
 
 
 def _run(command: list[str], cwd: Path = ROOT, env: dict[str, str] | None = None) -> str:

@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from bench import startup
 
 from groq_gateway.devserver.local_aws import LOCAL_AWS_ENV, environment_of
 from groq_gateway.devserver.template import FunctionSpec, TemplateModel
@@ -37,14 +38,7 @@ def lambda_site(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
     """python3.13 and the module path Lambda's runtime would give a function, on this machine:
     the layer built for this platform, and boto3 (the runtime's own) beside it."""
     artifacts = tmp_path_factory.mktemp("lambda-site")
-    made = subprocess.run(
-        ["make", "--no-print-directory", "-s", "lambda-site", f"ARTIFACTS_DIR={artifacts}"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    python = made.stdout.strip().splitlines()[-1]
+    python = startup.lambda_site(artifacts)
     return python, f"{artifacts / 'python'}:{artifacts / 'runtime'}"
 
 
