@@ -1,5 +1,12 @@
-"""Admin Lambda: the key, team, usage and audit-log API, an ASGI app served by uvicorn (run.sh)."""
+"""Admin Lambda: the key, team, usage and audit-log API, an ASGI app served by uvicorn (run.sh).
 
-from groq_gateway.admin.app import create_app
+Init runs without garbage collection, and what it made is frozen so that later full
+collections skip it (``groq_gateway.frozen_init``).
+"""
 
-app = create_app()
+from groq_gateway.frozen_init import frozen_init
+
+with frozen_init():
+    from groq_gateway.admin.app import create_app
+
+    app = create_app()

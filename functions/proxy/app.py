@@ -1,19 +1,12 @@
 """Proxy Lambda: the OpenAI-compatible request proxy, an ASGI app served by uvicorn (run.sh).
 
-Init makes about 180,000 objects that live as long as the process (botocore's service
-models, pydantic's validators, the clients). Python's cyclic garbage collector would walk
-them all during init, for nothing (they are all alive), and again in every later full
-collection: about 50 ms on the benchmark's machine, with a request waiting behind it. So
-collection is off while init runs, and what init made is then frozen (``gc.freeze``): later
-collections walk only what is newer.
+Init runs without garbage collection, and what it made is frozen so that later full
+collections skip it (``groq_gateway.frozen_init``).
 """
 
-import gc
+from groq_gateway.frozen_init import frozen_init
 
-gc.disable()
+with frozen_init():
+    from groq_gateway.proxy.app import create_app
 
-from groq_gateway.proxy.app import create_app  # noqa: E402  (imported with collection off)
-
-app = create_app()
-gc.freeze()
-gc.enable()
+    app = create_app()
