@@ -51,7 +51,7 @@ def chat_body(mode: str, max_tokens: int) -> bytes:
 
 
 def percentile(values: Iterable[float], q: float) -> float:
-    """Nearest-rank percentile (p99 of 150 samples is the second largest)."""
+    """Nearest-rank percentile (p99 of 400 samples is the fifth largest)."""
     ordered = sorted(values)
     return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
 

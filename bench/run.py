@@ -33,8 +33,9 @@ from groq_gateway.store import GatewayStore
 BASELINE = ROOT / "bench" / "baseline.json"
 MODE_NAMES = {"json": "non-streamed", "stream": "streamed"}
 WARMUP = 10  # requests per target and mode before latency samples are kept
-# p99s are reported against the baseline but not judged: two of 150 samples decide them, and
-# moto's periodic stalls (docs/performance.md) land in them or not from run to run.
+# p99s are reported against the baseline but not judged: the five slowest of 400 samples
+# decide them, and moto's periodic stalls (docs/performance.md) land in them or not from run
+# to run.
 TAIL = "info"
 IMPORT_LABELS = {  # startup.IMPORTS, as the report names them
     "base": "`import boto3, httpx` (the yardstick)",
@@ -48,7 +49,7 @@ WITHOUT_PYDANTIC = "the proxy's code less what its pydantic models add to the ya
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
     add = parser.add_argument
-    add("--samples", type=int, default=150, help="latency samples per target and mode")
+    add("--samples", type=int, default=400, help="latency samples per target and mode")
     add("--latency-ms", type=float, default=50.0, help="the simulator's latency")
     add("--chunk-interval-ms", type=float, default=2.0, help="the simulator's stream pace")
     add("--max-tokens", type=int, default=16, help="completion tokens (stream chunks) per reply")
