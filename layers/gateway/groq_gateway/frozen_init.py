@@ -29,7 +29,7 @@ from contextlib import contextmanager
 def frozen_init() -> Iterator[None]:
     """Run the block with the collector off; then freeze what exists and turn it back on.
 
-    If the block raises, collection is turned back on and nothing is frozen."""
+    If the block raises, nothing is frozen and the collector is left as it was found."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
