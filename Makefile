@@ -25,7 +25,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 PY313 := $(shell python3.13 --version >/dev/null 2>&1 || pyenv versions --bare 2>/dev/null | grep -m1 '^3\.13')
 SAM_ENV := $(if $(PY313),PYENV_VERSION=$(PY313):$(shell pyenv version-name 2>/dev/null),)
 
-.PHONY: dev test proof lint typecheck pytest cfn-lint sam-validate sam-build layer lambda-site bench clean
+.PHONY: dev test proof lint imports typecheck pytest cfn-lint sam-validate sam-build layer lambda-site bench clean
 
 $(STAMP): pyproject.toml constraints.txt tests/dynalite/package-lock.json
 	$(PYTHON) -m venv $(VENV)
@@ -42,7 +42,7 @@ dev: $(STAMP)
 		exec $(BIN)/groq-gateway dev --host $(HOST) --port $(PORT) --simulate; \
 	fi
 
-test: lint typecheck pytest cfn-lint sam-validate sam-build
+test: lint imports typecheck pytest cfn-lint sam-validate sam-build
 
 # The long reliability set: many more generated inputs (PROOF=1), concurrency, faults and
 # the SDKs end to end; writes the figures of the run to docs/reliability.md.
@@ -54,6 +54,10 @@ proof: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# The import direction between packages (pyproject.toml, [tool.importlinter]).
+imports: $(STAMP)
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from groq_gateway.devserver.template import TemplateModel
-from groq_gateway.pricing import default_price_book
+from groq_gateway.core.pricing import default_price_book
+from groq_gateway_dev.devserver.template import TemplateModel
 
 # AWS list prices, us-east-1, as published in November 2026 (docs/cost.md names the pages).
 API_GATEWAY_REST_PER_MILLION = 3.50  # first 333 million requests a month

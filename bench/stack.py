@@ -24,7 +24,10 @@ from urllib.parse import urlsplit
 import boto3
 import httpx
 
-from groq_gateway.devserver.local_aws import (
+from groq_gateway.core.key_format import GATEWAY_KEY_PREFIX, mint_key
+from groq_gateway.core.records import GatewayKey, SecretVersion, Team, utcnow
+from groq_gateway.store import GatewayStore
+from groq_gateway_dev.devserver.local_aws import (
     LOCAL_AWS_ENV,
     LOCAL_REGION,
     ChildProcess,
@@ -33,10 +36,7 @@ from groq_gateway.devserver.local_aws import (
     provision,
     spawn,
 )
-from groq_gateway.devserver.template import TemplateModel
-from groq_gateway.keys import GATEWAY_KEY_PREFIX, mint_key
-from groq_gateway.models import GatewayKey, SecretVersion, Team, utcnow
-from groq_gateway.store import GatewayStore
+from groq_gateway_dev.devserver.template import TemplateModel
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -219,7 +219,7 @@ def local_stack(latency_ms: float, chunk_interval_ms: float) -> Iterator[LocalSt
         moto_url = f"http://{HOST}:{free_port(HOST)}"
         moto = spawn(  # as local_aws.moto_server starts it (which hides the process)
             [
-                *(sys.executable, "-m", "groq_gateway.devserver.moto_server"),
+                *(sys.executable, "-m", "groq_gateway_dev.devserver.moto_server"),
                 *("--host", HOST, "--port", moto_url.rsplit(":", 1)[1]),
             ],
             moto_url,
@@ -231,7 +231,7 @@ def local_stack(latency_ms: float, chunk_interval_ms: float) -> Iterator[LocalSt
         simulator_url = f"http://{HOST}:{free_port(HOST)}"
         simulator = spawn(
             [
-                *(sys.executable, "-m", "groq_gateway.simulator", "--host", HOST),
+                *(sys.executable, "-m", "groq_gateway_dev.simulator", "--host", HOST),
                 *("--port", simulator_url.rsplit(":", 1)[1], "--api-key", upstream_key),
                 *("--latency-ms", str(latency_ms), "--chunk-interval-ms", str(chunk_interval_ms)),
                 *("--requests-per-day", "1000000000", "--tokens-per-minute", "1000000000"),

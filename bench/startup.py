@@ -32,7 +32,8 @@ IMPORTS = {
     # the yardstick and the pydantic models the proxy's code imports (its records, settings and
     # price book), pydantic with them: what a proxy without pydantic would not import
     "pydantic": (
-        f"{BASE_IMPORT}, groq_gateway.models, groq_gateway.settings, groq_gateway.pricing"
+        f"{BASE_IMPORT}, groq_gateway.core.records, groq_gateway.core.settings, "
+        "groq_gateway.core.pricing"
     ),
 }
 

@@ -19,7 +19,8 @@ import httpx
 import pytest
 from hypothesis import settings
 
-from groq_gateway.devserver.local_aws import (
+from groq_gateway.store import GatewayStore
+from groq_gateway_dev.devserver.local_aws import (
     LOCAL_AWS_ENV,
     create_table,
     free_port,
@@ -27,8 +28,7 @@ from groq_gateway.devserver.local_aws import (
     provision,
     spawn,
 )
-from groq_gateway.devserver.template import TemplateModel
-from groq_gateway.store import GatewayStore
+from groq_gateway_dev.devserver.template import TemplateModel
 from tests.secret_scan import SCAN
 
 # Property-based tests: a quick run by default; `make proof` (PROOF=1) tries many more inputs.
@@ -94,7 +94,7 @@ def simulator_url() -> Iterator[str]:
         [
             sys.executable,
             "-m",
-            "groq_gateway.simulator",
+            "groq_gateway_dev.simulator",
             "--port",
             str(port),
             "--api-key",

@@ -1,10 +1,10 @@
 """Admin Lambda: the key, team, usage and audit-log API, an ASGI app served by uvicorn (run.sh).
 
 Init runs without garbage collection, and what it made is frozen so that later full
-collections skip it (``groq_gateway.frozen_init``).
+collections skip it (``groq_gateway.core.frozen_init``).
 """
 
-from groq_gateway.frozen_init import frozen_init
+from groq_gateway.core.frozen_init import frozen_init
 
 with frozen_init():
     from groq_gateway.admin.app import create_app

@@ -8,8 +8,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from groq_gateway.observability import logger, metrics
-from groq_gateway.rotation import handle_rotation_event
+from groq_gateway.core.observability import logger, metrics
+from groq_gateway.rotation.run import handle_rotation_event
 
 
 @logger.inject_lambda_context(clear_state=True)

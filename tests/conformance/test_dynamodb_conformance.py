@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import pytest
 
-from groq_gateway.limits import (
+from groq_gateway.core.limits import (
     AdmissionPlan,
     LimitExceededError,
     LimitKind,
@@ -22,7 +22,7 @@ from groq_gateway.limits import (
     WindowCount,
     minute_of,
 )
-from groq_gateway.models import KeyStatus, UsageRecord
+from groq_gateway.core.records import KeyStatus, UsageRecord
 from groq_gateway.store import ConditionFailedError, GatewayStore
 from groq_gateway.store.counters import Admission
 from tests.conftest import DynamoDbUnderTest

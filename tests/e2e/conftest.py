@@ -14,13 +14,13 @@ from pathlib import Path
 import boto3
 import pytest
 
-from groq_gateway.devserver.local_aws import (
+from groq_gateway.store import GatewayStore
+from groq_gateway_dev.devserver.local_aws import (
     LOCAL_AWS_ENV,
     LOCAL_STACK_NAME,
     free_port,
     wait_until_up,
 )
-from groq_gateway.store import GatewayStore
 from tests.secret_scan import SCAN
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,7 +53,7 @@ class DevGateway:
 
 def groq_gateway_command() -> list[str]:
     script = Path(sys.executable).with_name("groq-gateway")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "groq_gateway.cli.main"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "groq_gateway_dev.cli.main"]
 
 
 @pytest.fixture(scope="session")

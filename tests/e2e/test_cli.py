@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import openai
 
-from groq_gateway.devserver.iam import LOCAL_IAM
-from groq_gateway.devserver.local_aws import LOCAL_USER_ARN, free_port
+from groq_gateway_dev.devserver.iam import LOCAL_IAM
+from groq_gateway_dev.devserver.local_aws import LOCAL_USER_ARN, free_port
 from tests.e2e.conftest import ROOT, DevGateway, groq_gateway_command
 
 SEED_TEAMS = {

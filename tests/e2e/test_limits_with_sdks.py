@@ -11,7 +11,7 @@ import httpx
 import openai
 import pytest
 
-from groq_gateway.models import KeyStatus, utcnow
+from groq_gateway.core.records import KeyStatus, utcnow
 from tests.e2e.conftest import DevGateway
 from tests.e2e.test_sdks_through_dev_gateway import MESSAGES, MODEL, create_key
 from tests.e2e.test_streaming_and_faults import key_id_of, today

@@ -10,9 +10,9 @@ from datetime import timedelta
 
 import httpx
 
-from groq_gateway.key_rotation import KeyRotator
-from groq_gateway.models import utcnow
-from groq_gateway.settings import Settings
+from groq_gateway.core.records import utcnow
+from groq_gateway.core.settings import Settings
+from groq_gateway.secret_rotation import KeyRotator
 from tests.e2e.conftest import DevGateway
 from tests.e2e.test_sdks_through_dev_gateway import MESSAGES, MODEL
 from tests.e2e.test_streaming_and_faults import key_id_of

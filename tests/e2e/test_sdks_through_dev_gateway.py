@@ -13,7 +13,7 @@ import httpx
 import openai
 import pytest
 
-from groq_gateway.devserver.local_aws import free_port, wait_until_up
+from groq_gateway_dev.devserver.local_aws import free_port, wait_until_up
 from tests.e2e.conftest import ROOT, DevGateway, groq_gateway_command
 from tests.minute_window import in_one_window
 

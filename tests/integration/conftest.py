@@ -12,14 +12,14 @@ import pytest
 from starlette.applications import Starlette
 
 from groq_gateway.admin.app import create_app as create_admin_app
-from groq_gateway.devserver.iam import LOCAL_IAM
-from groq_gateway.devserver.routing import ApiRouter, ASGIApp
-from groq_gateway.devserver.template import ApiRoute, TemplateModel
+from groq_gateway.core.settings import Settings
 from groq_gateway.proxy.app import create_app as create_proxy_app
-from groq_gateway.settings import Settings
-from groq_gateway.simulator import SimulatorConfig
-from groq_gateway.simulator import create_app as create_simulator
 from groq_gateway.store import GatewayStore
+from groq_gateway_dev.devserver.iam import LOCAL_IAM
+from groq_gateway_dev.devserver.routing import ApiRouter, ASGIApp
+from groq_gateway_dev.devserver.template import ApiRoute, TemplateModel
+from groq_gateway_dev.simulator import SimulatorConfig
+from groq_gateway_dev.simulator import create_app as create_simulator
 from tests.conftest import ADMIN_KEY, UPSTREAM_KEY
 
 

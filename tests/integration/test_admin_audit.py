@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from groq_gateway.admin.records import AuditAction, AuditEntry, AuditTarget
+from groq_gateway.core.records import AuditAction, AuditEntry, AuditTarget
 from groq_gateway.store import ConditionFailedError, GatewayStore
 from groq_gateway.store.audit import AuditStore
 from groq_gateway.store.table import from_item

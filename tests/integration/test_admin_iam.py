@@ -13,11 +13,11 @@ import pytest
 from botocore.credentials import Credentials
 
 from groq_gateway.admin.app import create_app as create_admin_app
-from groq_gateway.cli.client import IamAuth
-from groq_gateway.devserver.iam import LOCAL_IAM
-from groq_gateway.devserver.local_aws import LOCAL_ACCOUNT, LOCAL_USER_ARN
-from groq_gateway.devserver.routing import ApiRouter, ASGIApp
-from groq_gateway.devserver.template import ApiRoute, TemplateModel
+from groq_gateway_dev.cli.client import IamAuth
+from groq_gateway_dev.devserver.iam import LOCAL_IAM
+from groq_gateway_dev.devserver.local_aws import LOCAL_ACCOUNT, LOCAL_USER_ARN
+from groq_gateway_dev.devserver.routing import ApiRouter, ASGIApp
+from groq_gateway_dev.devserver.template import ApiRoute, TemplateModel
 from tests.conftest import ADMIN_KEY
 from tests.integration.conftest import LocalGateway, gateway_settings
 from tests.integration.test_admin_auth import ROUTES

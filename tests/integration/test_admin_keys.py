@@ -9,7 +9,7 @@ from typing import Any
 import anyio
 import pytest
 
-from groq_gateway.models import KeyStatus
+from groq_gateway.core.records import KeyStatus
 from tests.conftest import ADMIN_KEY
 from tests.integration.conftest import LocalGateway
 

@@ -13,16 +13,17 @@ from typing import Any
 
 import pytest
 
-from groq_gateway.admin.records import (
+from groq_gateway.core.key_format import ADMIN_KEY_PREFIX, mint_key
+from groq_gateway.core.records import (
     AdminKey,
     AdminKeyStatus,
     AdminRole,
     AuditAction,
     AuditEntry,
     AuditTarget,
+    KeyStatus,
+    Team,
 )
-from groq_gateway.keys import ADMIN_KEY_PREFIX, mint_key
-from groq_gateway.models import KeyStatus, Team
 from groq_gateway.store import ConditionFailedError, GatewayStore
 from groq_gateway.store.paging import InvalidCursorError, encode_cursor
 from tests.conftest import DynamoDbUnderTest

@@ -22,9 +22,9 @@ from groq_gateway.proxy.after_response import AfterResponse
 from groq_gateway.proxy.app import create_app as create_proxy_app
 from groq_gateway.proxy.lambda_extension import PostResponseExtension
 from groq_gateway.proxy.telemetry import RequestTelemetry
-from groq_gateway.simulator import SimulatorConfig
-from groq_gateway.simulator import create_app as create_simulator
 from groq_gateway.store import GatewayStore
+from groq_gateway_dev.simulator import SimulatorConfig
+from groq_gateway_dev.simulator import create_app as create_simulator
 from tests.conftest import UPSTREAM_KEY
 from tests.integration.conftest import LocalGateway
 from tests.integration.test_proxy_limits_and_metering import CHAT, add_key, today

@@ -8,9 +8,9 @@ import anyio
 import httpx
 import pytest
 
-from groq_gateway.models import KeyStatus
+from groq_gateway.core.records import KeyStatus
+from groq_gateway.core.settings import Settings
 from groq_gateway.proxy.app import create_app as create_proxy_app
-from groq_gateway.settings import Settings
 from tests.conftest import ADMIN_KEY, UPSTREAM_KEY
 from tests.integration.conftest import LocalGateway
 

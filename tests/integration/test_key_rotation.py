@@ -12,12 +12,12 @@ import boto3
 import httpx
 import pytest
 
-from groq_gateway.key_rotation import KeyRotator
-from groq_gateway.models import utcnow
+from groq_gateway.core.records import utcnow
 from groq_gateway.proxy.app import create_app as create_proxy_app
-from groq_gateway.rotation import handle_rotation_event
-from groq_gateway.simulator import SimulatorConfig
-from groq_gateway.simulator import create_app as create_simulator
+from groq_gateway.rotation.run import handle_rotation_event
+from groq_gateway.secret_rotation import KeyRotator
+from groq_gateway_dev.simulator import SimulatorConfig
+from groq_gateway_dev.simulator import create_app as create_simulator
 from tests.conftest import ADMIN_KEY, STAGED_UPSTREAM_KEY
 from tests.integration.conftest import LocalGateway
 from tests.integration.test_proxy_limits_and_metering import chat

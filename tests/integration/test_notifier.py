@@ -17,14 +17,10 @@ import boto3
 import httpx
 import pytest
 
-from groq_gateway.alert_events import GATEWAY_EVENT, BudgetPausedEvent
-from groq_gateway.notifier import (
-    event_subject,
-    format_event_for_email,
-    format_message,
-    handle_sns_event,
-)
-from groq_gateway.settings import Settings
+from groq_gateway.core.event_text import event_subject, format_event_for_email
+from groq_gateway.core.events import GATEWAY_EVENT, BudgetPausedEvent
+from groq_gateway.core.settings import Settings
+from groq_gateway.notifier.messages import format_message, handle_sns_event
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 SAMPLES = sorted(path.name for path in EVENTS.glob("notifier-*.json"))

@@ -14,15 +14,15 @@ from typing import Any
 import httpx
 import pytest
 
-from groq_gateway.limits import AdmissionPlan, Scope, month_of
-from groq_gateway.models import UsageRecord, utcnow
-from groq_gateway.org_budget import LeaseDraw, LeaseRequest, OrgLease
+from groq_gateway.core.budget_leases import LeaseDraw, LeaseRequest, OrgLease
+from groq_gateway.core.limits import AdmissionPlan, Scope, month_of
+from groq_gateway.core.records import UsageRecord, utcnow
+from groq_gateway.core.settings import Settings
 from groq_gateway.proxy.app import create_app as create_proxy_app
-from groq_gateway.settings import Settings
 from groq_gateway.store import GatewayStore, StoreUnavailableError
 from groq_gateway.store.counters import Admission
 from groq_gateway.store.org_leases import StoredLease
-from groq_gateway.usage_poller import handle_poll_event, reclaim_org_leases
+from groq_gateway.usage_poller.poll import handle_poll_event, reclaim_org_leases
 from tests.integration.conftest import LocalGateway, gateway_settings
 from tests.integration.test_proxy_limits_and_metering import CHAT, add_key, auth, today
 

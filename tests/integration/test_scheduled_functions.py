@@ -11,12 +11,12 @@ from typing import Any
 import boto3
 import pytest
 
-from groq_gateway.models import KeyStatus
-from groq_gateway.rotation import handle_rotation_event
-from groq_gateway.settings import Settings
+from groq_gateway.core.records import KeyStatus
+from groq_gateway.core.settings import Settings
+from groq_gateway.rotation.run import handle_rotation_event
+from groq_gateway.rotation.upstream_key import NoStagedKeyError, RejectedKeyError
 from groq_gateway.store import GatewayStore
-from groq_gateway.upstream_rotation import NoStagedKeyError, RejectedKeyError
-from groq_gateway.usage_poller import handle_poll_event
+from groq_gateway.usage_poller.poll import handle_poll_event
 from tests.conftest import STAGED_UPSTREAM_KEY, UPSTREAM_KEY
 from tests.integration.test_store import NOW, new_key
 

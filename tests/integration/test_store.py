@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from groq_gateway.keys import GATEWAY_KEY_PREFIX, mint_key
-from groq_gateway.models import GatewayKey, KeyStatus, SecretVersion
+from groq_gateway.core.key_format import GATEWAY_KEY_PREFIX, mint_key
+from groq_gateway.core.records import GatewayKey, KeyStatus, SecretVersion
 from groq_gateway.store import ConditionFailedError, GatewayStore, StoreUnavailableError
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)

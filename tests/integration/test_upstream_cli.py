@@ -10,7 +10,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from groq_gateway.cli.upstream import UpstreamError, add_key, rotate, status
+from groq_gateway_dev.cli.upstream import UpstreamError, add_key, rotate, status
 from tests.conftest import UPSTREAM_KEY
 
 

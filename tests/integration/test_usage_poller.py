@@ -14,12 +14,18 @@ from typing import Any
 import boto3
 import pytest
 
-from groq_gateway.admin.records import AuditEntry
-from groq_gateway.budget_watch import watch_budgets
-from groq_gateway.limits import Scope, admission_plan
-from groq_gateway.metric_names import series_of
-from groq_gateway.models import GatewayKey, KeyStatus, Team, TeamStatus, UsageRecord, utcnow
-from groq_gateway.rollups import (
+from groq_gateway.core.limits import Scope, admission_plan
+from groq_gateway.core.metric_names import series_of
+from groq_gateway.core.records import (
+    AuditEntry,
+    GatewayKey,
+    KeyStatus,
+    Team,
+    TeamStatus,
+    UsageRecord,
+    utcnow,
+)
+from groq_gateway.core.rollups import (
     ORG_ID,
     RollupKey,
     RollupScope,
@@ -27,12 +33,13 @@ from groq_gateway.rollups import (
     day_period,
     month_period,
 )
-from groq_gateway.settings import Settings
+from groq_gateway.core.settings import Settings
 from groq_gateway.store import GatewayStore
 from groq_gateway.store.notices import NoticeStore
 from groq_gateway.store.rollups import RollupStore
 from groq_gateway.store.table import from_item, to_item
-from groq_gateway.usage_poller import handle_poll_event
+from groq_gateway.usage_poller.budget_enforcement import watch_budgets
+from groq_gateway.usage_poller.poll import handle_poll_event
 from tests.conftest import ADMIN_KEY
 from tests.integration.conftest import LocalGateway
 from tests.integration.test_store import new_key, new_key_with_plaintext

@@ -27,20 +27,20 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from groq_gateway.errors import GatewayError
-from groq_gateway.limits import Scope
-from groq_gateway.pricing import default_price_book
+from groq_gateway.core.errors import GatewayError
+from groq_gateway.core.limits import Scope
+from groq_gateway.core.pricing import default_price_book
+from groq_gateway.core.settings import Settings
 from groq_gateway.proxy import app as proxy_app
 from groq_gateway.proxy.app import Forward, Proxy
 from groq_gateway.proxy.policy import Principal
 from groq_gateway.proxy.telemetry import RequestTelemetry
 from groq_gateway.proxy.upstream import Upstream
 from groq_gateway.proxy.usage_tap import ObservedUsage
-from groq_gateway.secrets import UpstreamKeys
-from groq_gateway.settings import Settings
+from groq_gateway.secrets_manager import UpstreamKeys
 from groq_gateway.store import GatewayStore
 from groq_gateway.store.counters import Admission
-from groq_gateway.usage_poller import reclaim_org_leases
+from groq_gateway.usage_poller.poll import reclaim_org_leases
 from tests.integration.conftest import gateway_settings
 from tests.integration.test_store import new_key_with_plaintext
 from tests.reliability_report import RELIABILITY

@@ -14,12 +14,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from groq_gateway.devserver.routing import ApiRouter, ASGIApp
-from groq_gateway.devserver.template import ApiRoute, TemplateModel
 from groq_gateway.proxy.app import create_app as create_proxy_app
-from groq_gateway.simulator import SimulatorConfig
-from groq_gateway.simulator import create_app as create_simulator
 from groq_gateway.store import GatewayStore
+from groq_gateway_dev.devserver.routing import ApiRouter, ASGIApp
+from groq_gateway_dev.devserver.template import ApiRoute, TemplateModel
+from groq_gateway_dev.simulator import SimulatorConfig
+from groq_gateway_dev.simulator import create_app as create_simulator
 from tests.conftest import UPSTREAM_KEY
 from tests.integration.conftest import gateway_settings
 from tests.integration.test_proxy_limits_and_metering import add_key

@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from groq_gateway.cli.main import build_parser, run_admin_command
-from groq_gateway.devserver.iam import LOCAL_IAM, SignatureRefused, SignedRequest
+from groq_gateway_dev.cli.main import build_parser, run_admin_command
+from groq_gateway_dev.devserver.iam import LOCAL_IAM, SignatureRefused, SignedRequest
 
 URL = "http://gateway.test"
 KEY = "test-admin-key"

@@ -21,9 +21,9 @@ from groq_gateway.admin.iam import (
     is_iam_route,
     principal_matches,
 )
-from groq_gateway.admin.records import AdminRole
-from groq_gateway.errors import GatewayError
-from groq_gateway.settings import Settings
+from groq_gateway.core.errors import GatewayError
+from groq_gateway.core.records import AdminRole
+from groq_gateway.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT = "123456789012"

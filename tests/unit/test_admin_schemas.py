@@ -9,17 +9,18 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from groq_gateway.admin.records import AdminKey, AdminRole
 from groq_gateway.admin.schemas import (
-    AdminKeyResponse,
     CreateKeyRequest,
     CreateTeamRequest,
-    KeyResponse,
     UpdateKeyRequest,
     UpdateTeamRequest,
 )
-from groq_gateway.keys import GATEWAY_KEY_PREFIX, mint_key
-from groq_gateway.models import GatewayKey, SecretVersion
+from groq_gateway.core.key_format import GATEWAY_KEY_PREFIX, mint_key
+from groq_gateway.core.records import AdminKey, AdminRole, GatewayKey, SecretVersion
+from groq_gateway.core.views import (
+    AdminKeyResponse,
+    KeyResponse,
+)
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from groq_gateway.admin.service import check_aliases, check_within_team
-from groq_gateway.errors import GatewayError
-from groq_gateway.keys import GATEWAY_KEY_PREFIX, mint_key
-from groq_gateway.models import GatewayKey, SecretVersion, Team
+from groq_gateway.core.errors import GatewayError
+from groq_gateway.core.key_format import GATEWAY_KEY_PREFIX, mint_key
+from groq_gateway.core.records import GatewayKey, SecretVersion, Team
 
 NOW = datetime(2026, 11, 26, tzinfo=UTC)
 BOUNDED = ("allowed_models", "requests_per_minute", "tokens_per_minute", "monthly_budget_usd")

@@ -9,8 +9,8 @@ import pytest
 
 from groq_gateway.admin.schemas import GroupBy
 from groq_gateway.admin.usage import Tally, bucket_ranges, budget_status, group_key, micros_to_usd
-from groq_gateway.limits import MonthSpend
-from groq_gateway.models import DailyUsage
+from groq_gateway.core.limits import MonthSpend
+from groq_gateway.core.records import DailyUsage
 
 
 def usage(day: str, model: str = "m", **counts: int) -> DailyUsage:

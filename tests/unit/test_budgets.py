@@ -6,18 +6,9 @@ from decimal import Decimal
 
 import pytest
 
-from groq_gateway.budgets import (
-    BudgetDecision,
-    BudgetState,
-    ScopeStatus,
-    decide,
-    reached_thresholds,
-    usd,
-    utilization_percent,
-)
-from groq_gateway.limits import Scope
-from groq_gateway.models import DailyUsage
-from groq_gateway.rollups import (
+from groq_gateway.core.limits import Scope
+from groq_gateway.core.records import DailyUsage
+from groq_gateway.core.rollups import (
     ORG_ID,
     RollupKey,
     RollupScope,
@@ -27,6 +18,15 @@ from groq_gateway.rollups import (
     month_period,
     previous_month,
     roll_up,
+)
+from groq_gateway.usage_poller.budget_rules import (
+    BudgetDecision,
+    BudgetState,
+    ScopeStatus,
+    decide,
+    reached_thresholds,
+    usd,
+    utilization_percent,
 )
 
 DOLLAR = 1_000_000

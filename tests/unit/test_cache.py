@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from groq_gateway.cache import TTLCache
+from groq_gateway.proxy.ttl_cache import TTLCache
 
 
 class FakeClock:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from groq_gateway.models import EndpointGroup
+from groq_gateway.core.records import EndpointGroup
 from groq_gateway.proxy.endpoints import resolve_endpoint
 
 

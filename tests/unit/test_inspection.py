@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from groq_gateway.errors import GatewayError
+from groq_gateway.core.errors import GatewayError
 from groq_gateway.proxy.inspection import (
     DEFAULT_MAX_COMPLETION_TOKENS,
     JsonRequest,

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from groq_gateway.errors import GatewayError
-from groq_gateway.models import GatewayKey, KeyStatus
+from groq_gateway.core.errors import GatewayError
+from groq_gateway.core.records import GatewayKey, KeyStatus
 from groq_gateway.proxy.after_response import AfterResponse
 from groq_gateway.proxy.auth import KeyAuthenticator
 from groq_gateway.store import StoreUnavailableError

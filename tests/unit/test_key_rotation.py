@@ -4,7 +4,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from groq_gateway.key_rotation import (
+from groq_gateway.core.key_format import hash_secret, parse_key
+from groq_gateway.core.records import GatewayKey, KeyStatus
+from groq_gateway.secret_rotation import (
     MAX_PREVIOUS_SECRETS,
     RetireReason,
     RotationRefusedError,
@@ -13,8 +15,6 @@ from groq_gateway.key_rotation import (
     retirement,
     rotated,
 )
-from groq_gateway.keys import hash_secret, parse_key
-from groq_gateway.models import GatewayKey, KeyStatus
 from groq_gateway.store.secret_use import SecretUse
 from tests.integration.test_store import new_key_with_plaintext
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from groq_gateway.keys import (
+from groq_gateway.core.key_format import (
     ADMIN_KEY_PREFIX,
     GATEWAY_KEY_PREFIX,
     bearer_token,

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from bench import startup
 
-from groq_gateway.devserver.local_aws import LOCAL_AWS_ENV, environment_of
-from groq_gateway.devserver.template import FunctionSpec, TemplateModel
+from groq_gateway_dev.devserver.local_aws import LOCAL_AWS_ENV, environment_of
+from groq_gateway_dev.devserver.template import FunctionSpec, TemplateModel
 
 ROOT = Path(__file__).resolve().parents[2]
 LAYER = ROOT / "layers" / "gateway"

@@ -10,7 +10,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from groq_gateway.devserver.iam import (
+from groq_gateway_dev.devserver.iam import (
     INCOMPLETE_SIGNATURE,
     INVALID_SIGNATURE,
     LOCAL_IAM,

@@ -22,9 +22,9 @@ from typing import Any
 
 import pytest
 
-from groq_gateway.devserver.template import load_template
-from groq_gateway.metric_names import CATALOGUE, Dimension, MetricName, MetricsBatch, series_of
+from groq_gateway.core.metric_names import CATALOGUE, Dimension, MetricName, MetricsBatch, series_of
 from groq_gateway.proxy.telemetry import RequestTelemetry
+from groq_gateway_dev.devserver.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "layers" / "gateway" / "groq_gateway"

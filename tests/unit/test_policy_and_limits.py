@@ -5,8 +5,8 @@ from decimal import Decimal
 
 import pytest
 
-from groq_gateway.errors import GatewayError
-from groq_gateway.limits import (
+from groq_gateway.core.errors import GatewayError
+from groq_gateway.core.limits import (
     LimitExceededError,
     LimitKind,
     Scope,
@@ -15,7 +15,8 @@ from groq_gateway.limits import (
     minute_end,
     month_end,
 )
-from groq_gateway.models import EndpointGroup, GatewayKey, Team, TeamStatus
+from groq_gateway.core.records import EndpointGroup, GatewayKey, Team, TeamStatus
+from groq_gateway.core.web import client_ip
 from groq_gateway.proxy.endpoints import resolve_endpoint
 from groq_gateway.proxy.policy import (
     Principal,
@@ -24,7 +25,6 @@ from groq_gateway.proxy.policy import (
     check_source,
     check_team,
     choose_model,
-    client_ip,
 )
 
 NOW = datetime(2026, 12, 31, 23, 59, 30, tzinfo=UTC)
@@ -147,8 +147,8 @@ def test_windows_end_on_calendar_boundaries() -> None:
 def test_billing_months_follow_the_configured_timezone() -> None:
     from zoneinfo import ZoneInfo
 
-    from groq_gateway.limits import month_of
-    from groq_gateway.settings import Settings
+    from groq_gateway.core.limits import month_of
+    from groq_gateway.core.settings import Settings
 
     berlin = ZoneInfo("Europe/Berlin")
     # 23:30 UTC on 31 December is already January in Berlin.

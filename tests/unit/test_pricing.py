@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from groq_gateway.pricing import PriceBook
+from groq_gateway.core.pricing import PriceBook
 
 
 @pytest.fixture

@@ -14,11 +14,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
-from groq_gateway.cli.client import IamAuth
-from groq_gateway.devserver.iam import LOCAL_IAM
-from groq_gateway.devserver.local_aws import LOCAL_USER_ARN
-from groq_gateway.devserver.routing import ApiRouter
-from groq_gateway.devserver.template import ApiRoute, TemplateModel, find_template
+from groq_gateway_dev.cli.client import IamAuth
+from groq_gateway_dev.devserver.iam import LOCAL_IAM
+from groq_gateway_dev.devserver.local_aws import LOCAL_USER_ARN
+from groq_gateway_dev.devserver.routing import ApiRouter
+from groq_gateway_dev.devserver.template import ApiRoute, TemplateModel, find_template
 
 
 def named_app(name: str) -> Starlette:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from groq_gateway.keys import ADMIN_KEY_PREFIX, GATEWAY_KEY_PREFIX, mint_key
+from groq_gateway.core.key_format import ADMIN_KEY_PREFIX, GATEWAY_KEY_PREFIX, mint_key
 from tests.secret_scan import SecretScan
 
 

@@ -20,8 +20,8 @@ import pytest
 import uvicorn
 from starlette.applications import Starlette
 
-from groq_gateway.simulator import SimulatorConfig, create_app, format_duration
-from groq_gateway.simulator.__main__ import config_from_args, parse_args
+from groq_gateway_dev.simulator import SimulatorConfig, create_app, format_duration
+from groq_gateway_dev.simulator.__main__ import config_from_args, parse_args
 
 pytestmark = pytest.mark.anyio
 

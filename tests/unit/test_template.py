@@ -788,12 +788,12 @@ def test_notifier_events() -> None:
 def test_package_loader_reads_the_template_like_this_test(template: dict[str, Any]) -> None:
     sys.path.insert(0, str(ROOT / "layers" / "gateway"))
     try:
-        module = importlib.import_module("groq_gateway.devserver.template")
+        module = importlib.import_module("groq_gateway_dev.devserver.template")
     except ImportError as error:
-        pytest.skip(f"groq_gateway.devserver.template not importable: {error}")
+        pytest.skip(f"groq_gateway_dev.devserver.template not importable: {error}")
     finally:
         sys.path.remove(str(ROOT / "layers" / "gateway"))
     load_template = getattr(module, "load_template", None)
     if load_template is None:
-        pytest.skip("groq_gateway.devserver.template has no load_template yet")
+        pytest.skip("groq_gateway_dev.devserver.template has no load_template yet")
     assert load_template(TEMPLATE) == template

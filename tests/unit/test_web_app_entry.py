@@ -1,6 +1,6 @@
 """The ``app.py`` of each web-app function (the module Lambda's init imports): the app, built
 with the garbage collector off, and what init made frozen so that later full collections
-skip it (``groq_gateway.frozen_init``)."""
+skip it (``groq_gateway.core.frozen_init``)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from groq_gateway.devserver.local_aws import LOCAL_AWS_ENV, environment_of
-from groq_gateway.devserver.template import FunctionSpec, TemplateModel
-from groq_gateway.frozen_init import frozen_init
+from groq_gateway.core.frozen_init import frozen_init
+from groq_gateway_dev.devserver.local_aws import LOCAL_AWS_ENV, environment_of
+from groq_gateway_dev.devserver.template import FunctionSpec, TemplateModel
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = TemplateModel.load(ROOT / "template.yaml")

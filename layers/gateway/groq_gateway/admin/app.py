@@ -34,10 +34,8 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from groq_gateway.admin.iam import REQUEST_CONTEXT_HEADER, IamAccess, IamRoutes, is_iam_route
-from groq_gateway.admin.records import AdminKeyStatus, AdminRole, AuditAction
 from groq_gateway.admin.schemas import (
     AdminKeyList,
-    AdminKeyResponse,
     AuditEntryResponse,
     AuditLogPage,
     CreateAdminKeyRequest,
@@ -49,10 +47,8 @@ from groq_gateway.admin.schemas import (
     ErrorResponse,
     GroupBy,
     KeyList,
-    KeyResponse,
     RotatedKeyResponse,
     TeamList,
-    TeamResponse,
     UpdateKeyRequest,
     UpdateTeamRequest,
     UsageHistory,
@@ -60,15 +56,20 @@ from groq_gateway.admin.schemas import (
 )
 from groq_gateway.admin.service import BOOTSTRAP_PRINCIPAL, AdminService, Caller
 from groq_gateway.admin.usage import UsageReports
-from groq_gateway.errors import GatewayError, invalid_api_key
-from groq_gateway.http_errors import EXCEPTION_HANDLERS, error_response
-from groq_gateway.key_rotation import Actor, KeyRotator
-from groq_gateway.keys import GATEWAY_KEY_PREFIX
-from groq_gateway.models import KeyStatus, utcnow
-from groq_gateway.observability import logger
-from groq_gateway.proxy.policy import client_ip
-from groq_gateway.secrets import AdminKeys
-from groq_gateway.settings import Settings, get_settings
+from groq_gateway.core.audit import Actor
+from groq_gateway.core.errors import GatewayError, invalid_api_key
+from groq_gateway.core.key_format import GATEWAY_KEY_PREFIX
+from groq_gateway.core.observability import logger
+from groq_gateway.core.records import AdminKeyStatus, AdminRole, AuditAction, KeyStatus, utcnow
+from groq_gateway.core.settings import Settings, get_settings
+from groq_gateway.core.views import (
+    AdminKeyResponse,
+    KeyResponse,
+    TeamResponse,
+)
+from groq_gateway.core.web import EXCEPTION_HANDLERS, client_ip, error_response
+from groq_gateway.secret_rotation import KeyRotator
+from groq_gateway.secrets_manager import AdminKeys
 from groq_gateway.store import GatewayStore, StoreUnavailableError
 from groq_gateway.store.paging import MAX_PAGE_SIZE, InvalidCursorError
 

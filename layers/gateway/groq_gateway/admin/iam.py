@@ -41,9 +41,9 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from groq_gateway.admin.records import AdminRole
 from groq_gateway.admin.service import AdminPrincipal
-from groq_gateway.errors import GatewayError
+from groq_gateway.core.errors import GatewayError
+from groq_gateway.core.records import AdminRole
 
 # The prefix of the IAM-authenticated copy of every admin route.
 IAM_PATH_PREFIX = "/iam"

@@ -18,7 +18,7 @@ from typing import Any
 import boto3
 
 from groq_gateway.admin.app import create_app
-from groq_gateway.settings import Settings
+from groq_gateway.core.settings import Settings
 from groq_gateway.store import GatewayStore
 
 

@@ -23,20 +23,24 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    PlainSerializer,
     StringConstraints,
     field_validator,
 )
 
-from groq_gateway.admin.records import (
-    AdminKey,
-    AdminKeyStatus,
+from groq_gateway.core.records import (
     AdminRole,
     AuditAction,
     AuditEntry,
     AuditTarget,
+    EndpointGroup,
+    KeyStatus,
 )
-from groq_gateway.models import EndpointGroup, GatewayKey, KeyStatus, Team, TeamStatus
+from groq_gateway.core.views import (
+    AdminKeyResponse,
+    KeyResponse,
+    TeamResponse,
+    Usd,
+)
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -85,8 +89,6 @@ UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
 Cidr = Annotated[str, AfterValidator(_normalized_cidr)]
 RotationDays = Annotated[int, Field(ge=1, le=3650)]
 Hours = Annotated[int, Field(ge=0, le=2160)]
-# Money in answers: a JSON number of US dollars (the store counts integer micro-dollars).
-Usd = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
 
 
 class _Patch(BaseModel):
@@ -177,82 +179,6 @@ class UpdateKeyRequest(_Patch):
         return _refuse_null(value)
 
 
-class PreviousSecretResponse(BaseModel):
-    """A secret a rotation replaced, still accepted until it retires."""
-
-    prefix: str
-    created_at: datetime
-    grace_ends_at: datetime | None
-    retire_by: datetime | None
-
-
-class KeyResponse(BaseModel):
-    object: Literal["api_key"] = "api_key"
-    id: str
-    name: str
-    # What lists may show of the key: never enough to use it.
-    prefix: str
-    team: str | None
-    status: KeyStatus
-    paused_reason: str | None
-    description: str
-    allowed_models: list[str] | None
-    requests_per_minute: int | None
-    tokens_per_minute: int | None
-    monthly_budget_usd: Usd | None
-    expires_at: datetime | None
-    allowed_endpoints: list[EndpointGroup] | None
-    allowed_cidrs: list[str] | None
-    rotation_period_days: int | None
-    grace_period_hours: int
-    quiet_period_hours: int
-    retire_deadline_hours: int
-    deadline_warning_hours: int
-    deliver_to_secret: bool
-    last_rotated_at: datetime | None
-    previous_secrets: list[PreviousSecretResponse]
-    created_at: datetime
-    updated_at: datetime
-
-    @classmethod
-    def of(cls, key: GatewayKey) -> KeyResponse:
-        return cls(
-            id=key.key_id,
-            name=key.name,
-            prefix=key.display_prefix,
-            team=key.team_id,
-            status=key.status,
-            paused_reason=key.paused_reason,
-            description=key.description,
-            allowed_models=key.allowed_models,
-            requests_per_minute=key.requests_per_minute,
-            tokens_per_minute=key.tokens_per_minute,
-            monthly_budget_usd=key.monthly_budget_usd,
-            expires_at=key.expires_at,
-            allowed_endpoints=key.allowed_endpoints,
-            allowed_cidrs=key.allowed_cidrs,
-            rotation_period_days=key.rotation_period_days,
-            grace_period_hours=key.grace_period_hours,
-            quiet_period_hours=key.quiet_period_hours,
-            retire_deadline_hours=key.retire_deadline_hours,
-            deadline_warning_hours=key.deadline_warning_hours,
-            deliver_to_secret=key.deliver_to_secret,
-            last_rotated_at=key.last_rotated_at,
-            previous_secrets=[
-                PreviousSecretResponse(
-                    prefix=s.display_prefix,
-                    created_at=s.created_at,
-                    grace_ends_at=s.retire_after,
-                    retire_by=s.retire_by,
-                )
-                for s in key.previous_secrets
-                if s.delivered
-            ],
-            created_at=key.created_at,
-            updated_at=key.updated_at,
-        )
-
-
 class CreatedKeyResponse(KeyResponse):
     """Returned once, at creation: the only time the plaintext key is shown."""
 
@@ -316,37 +242,6 @@ class UpdateTeamRequest(_Patch):
         return _refuse_null(value)
 
 
-class TeamResponse(BaseModel):
-    object: Literal["team"] = "team"
-    id: str
-    description: str
-    status: TeamStatus
-    paused_reason: str | None
-    allowed_models: list[str] | None
-    model_aliases: dict[str, str]
-    requests_per_minute: int | None
-    tokens_per_minute: int | None
-    monthly_budget_usd: Usd | None
-    created_at: datetime
-    updated_at: datetime
-
-    @classmethod
-    def of(cls, team: Team) -> TeamResponse:
-        return cls(
-            id=team.team_id,
-            description=team.description,
-            status=team.status,
-            paused_reason=team.paused_reason,
-            allowed_models=team.allowed_models,
-            model_aliases=team.model_aliases,
-            requests_per_minute=team.requests_per_minute,
-            tokens_per_minute=team.tokens_per_minute,
-            monthly_budget_usd=team.monthly_budget_usd,
-            created_at=team.created_at,
-            updated_at=team.updated_at,
-        )
-
-
 class TeamList(_List):
     data: list[TeamResponse]
 
@@ -369,33 +264,6 @@ class CreateAdminKeyRequest(BaseModel):
     # read_only: GET requests only; full: every admin route.
     role: AdminRole
     description: Description = ""
-
-
-class AdminKeyResponse(BaseModel):
-    object: Literal["admin_key"] = "admin_key"
-    id: str
-    name: str
-    prefix: str
-    role: AdminRole
-    status: AdminKeyStatus
-    description: str
-    created_by: str
-    created_at: datetime
-    updated_at: datetime
-
-    @classmethod
-    def of(cls, key: AdminKey) -> AdminKeyResponse:
-        return cls(
-            id=key.key_id,
-            name=key.name,
-            prefix=key.display_prefix,
-            role=key.role,
-            status=key.status,
-            description=key.description,
-            created_by=key.created_by,
-            created_at=key.created_at,
-            updated_at=key.updated_at,
-        )
 
 
 class CreatedAdminKeyResponse(AdminKeyResponse):

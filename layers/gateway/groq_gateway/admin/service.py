@@ -28,33 +28,39 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from groq_gateway.admin.records import (
-    AdminKey,
-    AdminKeyStatus,
-    AdminRole,
-    AuditAction,
-    AuditEntry,
-    AuditTarget,
-)
 from groq_gateway.admin.schemas import (
-    AdminKeyResponse,
     CreateAdminKeyRequest,
     CreateKeyRequest,
     CreateTeamRequest,
-    KeyResponse,
-    TeamResponse,
     UpdateKeyRequest,
     UpdateTeamRequest,
 )
-from groq_gateway.errors import GatewayError
-from groq_gateway.keys import (
+from groq_gateway.core.errors import GatewayError
+from groq_gateway.core.key_format import (
     ADMIN_KEY_PREFIX,
     GATEWAY_KEY_PREFIX,
     hash_secret,
     mint_key,
     parse_key,
 )
-from groq_gateway.models import GatewayKey, KeyStatus, SecretVersion, Team, utcnow
+from groq_gateway.core.records import (
+    AdminKey,
+    AdminKeyStatus,
+    AdminRole,
+    AuditAction,
+    AuditEntry,
+    AuditTarget,
+    GatewayKey,
+    KeyStatus,
+    SecretVersion,
+    Team,
+    utcnow,
+)
+from groq_gateway.core.views import (
+    AdminKeyResponse,
+    KeyResponse,
+    TeamResponse,
+)
 from groq_gateway.store import ConditionFailedError, GatewayStore
 from groq_gateway.store.paging import Page
 

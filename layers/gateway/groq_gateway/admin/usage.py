@@ -40,9 +40,15 @@ from groq_gateway.admin.schemas import (
     UsageSummary,
     UsageTotals,
 )
-from groq_gateway.errors import GatewayError
-from groq_gateway.limits import MonthSpend, Scope, month_end, month_of
-from groq_gateway.models import MICRO_USD_PER_USD, DailyUsage, KeyStatus, usd_to_micros, utcnow
+from groq_gateway.core.errors import GatewayError
+from groq_gateway.core.limits import MonthSpend, Scope, month_end, month_of
+from groq_gateway.core.records import (
+    MICRO_USD_PER_USD,
+    DailyUsage,
+    KeyStatus,
+    usd_to_micros,
+    utcnow,
+)
 from groq_gateway.store import GatewayStore
 from groq_gateway.store.usage import RETENTION_DAYS
 

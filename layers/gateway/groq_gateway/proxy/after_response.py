@@ -28,7 +28,7 @@ import anyio
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from groq_gateway.observability import logger
+from groq_gateway.core.observability import logger
 
 STATE_KEY = "after_response"
 # The Lambda Web Adapter passes the invocation's context as JSON in this header.

@@ -3,7 +3,7 @@
 Before the first upstream byte a request costs: the key and team records from a short
 cache, in-memory checks, and at most one conditional DynamoDB write (admission against the
 per-minute limits and monthly caps; the organisation's share is held on this instance's
-budget lease, :mod:`groq_gateway.org_budget`, when it has one). After the response, once its
+budget lease, :mod:`groq_gateway.core.budget_leases`, when it has one). After the response, once its
 last byte is sent (:mod:`groq_gateway.proxy.after_response`): one settlement write (real
 usage replaces the reservation, the metering item is added), metrics and one log line, and
 now and then a budget lease given back or taken. In Lambda an internal
@@ -35,9 +35,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from groq_gateway.errors import GatewayError, not_found
-from groq_gateway.http_errors import EXCEPTION_HANDLERS, error_response
-from groq_gateway.limits import (
+from groq_gateway.core.budget_leases import LeaseDraw, OrgBudgetLeases
+from groq_gateway.core.errors import GatewayError, not_found
+from groq_gateway.core.limits import (
     AdmissionPlan,
     LimitExceededError,
     LimitKind,
@@ -47,10 +47,11 @@ from groq_gateway.limits import (
     minute_end,
     month_of,
 )
-from groq_gateway.models import EndpointGroup, GatewayKey, UsageRecord, utcnow
-from groq_gateway.observability import logger
-from groq_gateway.org_budget import LeaseDraw, OrgBudgetLeases
-from groq_gateway.pricing import PriceBook, default_price_book
+from groq_gateway.core.observability import logger
+from groq_gateway.core.pricing import PriceBook, default_price_book
+from groq_gateway.core.records import EndpointGroup, GatewayKey, UsageRecord, utcnow
+from groq_gateway.core.settings import Settings, get_settings
+from groq_gateway.core.web import EXCEPTION_HANDLERS, client_ip, error_response
 from groq_gateway.proxy.after_response import AfterResponse, AfterResponseMiddleware, after_response
 from groq_gateway.proxy.auth import KeyAuthenticator
 from groq_gateway.proxy.endpoints import Endpoint, resolve_endpoint
@@ -67,13 +68,11 @@ from groq_gateway.proxy.policy import (
     check_source,
     check_team,
     choose_model,
-    client_ip,
 )
 from groq_gateway.proxy.telemetry import RequestTelemetry
 from groq_gateway.proxy.upstream import Upstream, UpstreamResult, response_headers
 from groq_gateway.proxy.usage_tap import JsonTap, ObservedUsage, SseTap
-from groq_gateway.secrets import UpstreamKeys
-from groq_gateway.settings import Settings, get_settings
+from groq_gateway.secrets_manager import UpstreamKeys
 from groq_gateway.store import GatewayStore, StoreUnavailableError
 from groq_gateway.store.counters import Admission
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from groq_gateway.models import EndpointGroup
+from groq_gateway.core.records import EndpointGroup
 
 
 @dataclass(frozen=True)

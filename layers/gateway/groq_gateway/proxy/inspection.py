@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from groq_gateway.errors import GatewayError
+from groq_gateway.core.errors import GatewayError
 
 DEFAULT_MAX_COMPLETION_TOKENS = 1024
 BYTES_PER_TOKEN = 4

@@ -35,7 +35,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from groq_gateway.observability import logger
+from groq_gateway.core.observability import logger
 
 EXTENSION_NAME = "groq-gateway-post-response"
 API_VERSION = "2020-01-01"

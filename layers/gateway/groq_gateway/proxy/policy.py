@@ -7,12 +7,10 @@ models (after the team's aliases are applied), endpoint groups, and source addre
 from __future__ import annotations
 
 import ipaddress
-import json
-from collections.abc import Mapping
 from dataclasses import dataclass
 
-from groq_gateway.errors import GatewayError
-from groq_gateway.models import GatewayKey, SecretVersion, Team, TeamStatus
+from groq_gateway.core.errors import GatewayError
+from groq_gateway.core.records import GatewayKey, SecretVersion, Team, TeamStatus
 from groq_gateway.proxy.endpoints import Endpoint
 
 
@@ -71,20 +69,6 @@ def check_endpoint(principal: Principal, endpoint: Endpoint) -> None:
             f"This key may not use the {endpoint.group.value} endpoints.",
             code="endpoint_not_allowed",
         )
-
-
-def client_ip(headers: Mapping[str, str], peer: str | None) -> str | None:
-    """The caller's address: API Gateway's ``sourceIp`` when the Lambda Web Adapter passes
-    the request context along, else the TCP peer (local runs)."""
-    context = headers.get("x-amzn-request-context")
-    if context:
-        try:
-            source = json.loads(context).get("identity", {}).get("sourceIp")
-        except (json.JSONDecodeError, AttributeError):
-            source = None
-        if isinstance(source, str) and source:
-            return source
-    return peer
 
 
 def check_source(principal: Principal) -> None:

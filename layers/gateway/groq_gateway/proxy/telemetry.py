@@ -25,8 +25,8 @@ from decimal import Decimal
 
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
-from groq_gateway.metric_names import Dimension, MetricName
-from groq_gateway.observability import NAMESPACE, SERVICE, logger
+from groq_gateway.core.metric_names import Dimension, MetricName
+from groq_gateway.core.observability import NAMESPACE, SERVICE, logger
 
 
 @dataclass

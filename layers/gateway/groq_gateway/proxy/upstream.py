@@ -16,8 +16,8 @@ import anyio
 import anyio.to_thread
 import httpx
 
-from groq_gateway.errors import GatewayError
-from groq_gateway.secrets import UpstreamKeys
+from groq_gateway.core.errors import GatewayError
+from groq_gateway.secrets_manager import UpstreamKeys
 
 FORWARDED_REQUEST_HEADERS = frozenset({"content-type", "accept"})
 RETURNED_RESPONSE_HEADERS = frozenset(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from groq_gateway.admin.records import AdminKey, AdminKeyStatus
+from groq_gateway.core.records import AdminKey, AdminKeyStatus
 from groq_gateway.store.paging import InvalidCursorError, Page, decode_cursor, first_page
 from groq_gateway.store.table import Table, to_item
 

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
-from groq_gateway.admin.records import AuditEntry
+from groq_gateway.core.records import AuditEntry
 from groq_gateway.store.paging import InvalidCursorError, Page, decode_cursor, first_page
 from groq_gateway.store.table import Table, to_item
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from groq_gateway.limits import Scope
+from groq_gateway.core.limits import Scope
 from groq_gateway.store.table import to_item
 
 ORG_PK = "ORG"

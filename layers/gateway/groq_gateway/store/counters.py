@@ -14,7 +14,7 @@ every counter is incremented or none is, so limits hold across all Lambda instan
 
 :meth:`CounterStore.settle` replaces the reservation with the real figures and adds the
 metering item, in one transaction, after the response. A request whose organisation share
-was held on a budget lease (:mod:`groq_gateway.org_budget`) has no organisation counter in
+was held on a budget lease (:mod:`groq_gateway.core.budget_leases`) has no organisation counter in
 its plan; its settlement records the cost on the lease item only
 (:mod:`groq_gateway.store.org_leases`).
 """
@@ -28,7 +28,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from groq_gateway.limits import (
+from groq_gateway.core.budget_leases import LeaseDraw
+from groq_gateway.core.limits import (
     AdmissionPlan,
     LimitExceededError,
     LimitKind,
@@ -38,8 +39,7 @@ from groq_gateway.limits import (
     WindowCount,
     minute_end,
 )
-from groq_gateway.models import UsageRecord
-from groq_gateway.org_budget import LeaseDraw
+from groq_gateway.core.records import UsageRecord
 from groq_gateway.store.counter_keys import item_key, month_sk, scope_pk, window_sk
 from groq_gateway.store.org_leases import OrgLeaseStore, reclaimed_settle_update, settle_update
 from groq_gateway.store.table import (

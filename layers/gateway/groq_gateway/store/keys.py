@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from groq_gateway.models import GatewayKey, KeyStatus
+from groq_gateway.core.records import GatewayKey, KeyStatus
 from groq_gateway.store.paging import InvalidCursorError, Page, decode_cursor, first_page
 from groq_gateway.store.table import Table, to_item
 from groq_gateway.store.updates import versioned_update

@@ -32,8 +32,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from groq_gateway.alert_events import GatewayEvent
-from groq_gateway.limits import Scope
+from groq_gateway.core.event_text import event_subject, format_event_for_email
+from groq_gateway.core.events import GatewayEvent
+from groq_gateway.core.limits import Scope
 from groq_gateway.store.table import ConditionFailedError, Table, to_item
 
 OUTBOX_PK = "OUTBOX"
@@ -139,18 +140,17 @@ class NoticeStore:
 
     # -- outbox -----------------------------------------------------------------------------
 
-    def outbox_put(
-        self, event: GatewayEvent, *, subject: str, email_text: str, at: datetime
-    ) -> dict[str, Any]:
-        """The ``Put`` of a transaction that queues ``event`` for publishing."""
+    def outbox_put(self, event: GatewayEvent, at: datetime) -> dict[str, Any]:
+        """The ``Put`` of a transaction that queues ``event`` for publishing, with its e-mail
+        subject and text."""
         item = {
             "pk": OUTBOX_PK,
             "sk": f"{_timestamp(at)}#{uuid.uuid4().hex}",
             "record_type": "outbox",
             "kind": event.kind,
             "event": event.model_dump_json(),
-            "subject": subject,
-            "email_text": email_text,
+            "subject": event_subject(event),
+            "email_text": format_event_for_email(event),
             "ttl": int((at + OUTBOX_RETENTION).timestamp()),
         }
         return {

@@ -1,4 +1,5 @@
-"""Organisation budget leases in the table (the in-memory half: :mod:`groq_gateway.org_budget`).
+"""Organisation budget leases in the table (the in-memory half:
+:mod:`groq_gateway.core.budget_leases`).
 
 Item: ``pk = ORG``, ``sk = LEASE#<YYYY-MM>#<lease id>`` with ``granted_micros``,
 ``used_micros`` (real cost of the requests settled on it), ``draw_until`` and
@@ -38,8 +39,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from groq_gateway.limits import MonthSpend
-from groq_gateway.org_budget import LeaseRequest, OrgLease
+from groq_gateway.core.budget_leases import LeaseRequest, OrgLease
+from groq_gateway.core.limits import MonthSpend
 from groq_gateway.store.counter_keys import ORG_PK, item_key, lease_sk, month_sk
 from groq_gateway.store.table import ConditionFailedError, Table, to_item
 

@@ -26,7 +26,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from groq_gateway.rollups import (
+from groq_gateway.core.rollups import (
     ORG_ID,
     Period,
     PeriodKind,

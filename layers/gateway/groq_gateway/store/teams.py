@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from groq_gateway.models import Team
+from groq_gateway.core.records import Team
 from groq_gateway.store.paging import InvalidCursorError, Page, decode_cursor, first_page
 from groq_gateway.store.table import Table, to_item
 from groq_gateway.store.updates import versioned_update

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from groq_gateway.models import DailyUsage, UsageRecord
+from groq_gateway.core.records import DailyUsage, UsageRecord
 from groq_gateway.store.keys import key_pk
 from groq_gateway.store.table import Table, to_item
 

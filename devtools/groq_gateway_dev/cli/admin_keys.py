@@ -1,0 +1,76 @@
+"""``groq-gateway admin-keys create|list|revoke``: admin keys (``read_only`` or ``full``).
+
+Example::
+
+    groq-gateway admin-keys create dashboards --role read_only
+    groq-gateway admin-keys revoke 0123456789abcdef
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from groq_gateway_dev.cli.client import AdminClient, path_id
+from groq_gateway_dev.cli.output import print_json, table
+
+ADMIN_KEYS_PATH = "/openai/v1/admin-keys"
+
+
+def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
+    admin_keys = commands.add_parser("admin-keys", help="admin keys: create, list, revoke")
+    actions = admin_keys.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    create = actions.add_parser("create", parents=[common], help="create an admin key (shown once)")
+    create.add_argument("name")
+    create.add_argument(
+        "--role",
+        choices=["read_only", "full"],
+        required=True,
+        help="read_only: GET requests only; full: everything",
+    )
+    create.add_argument("--description", default="")
+    create.set_defaults(handler=create_admin_key)
+
+    listing = actions.add_parser("list", parents=[common], help="list admin keys, newest first")
+    listing.add_argument("--status", choices=["active", "revoked"])
+    listing.set_defaults(handler=list_admin_keys)
+
+    revoke = actions.add_parser("revoke", parents=[common], help="revoke an admin key at once")
+    revoke.add_argument("key_id")
+    revoke.set_defaults(handler=revoke_admin_key)
+
+
+def create_admin_key(args: argparse.Namespace, client: AdminClient) -> int:
+    body = {"name": args.name, "role": args.role, "description": args.description}
+    created = client.post(ADMIN_KEYS_PATH, body)
+    if args.json:
+        print_json(created)
+        return 0
+    print(f"Created {created['role']} admin key {created['name']} ({created['id']}).")
+    print(f"key: {created['key']}")
+    print("This is the only time the key is shown; store it now (only its hash is kept).")
+    return 0
+
+
+def list_admin_keys(args: argparse.Namespace, client: AdminClient) -> int:
+    keys = list(client.list_all(ADMIN_KEYS_PATH, {"status": args.status}))
+    if args.json:
+        print_json(keys)
+        return 0
+    headers = ["ID", "NAME", "ROLE", "STATUS", "PREFIX", "CREATED BY", "CREATED AT"]
+    rows = [
+        [k["id"], k["name"], k["role"], k["status"], k["prefix"], k["created_by"], k["created_at"]]
+        for k in keys
+    ]
+    print(table(headers, rows) if rows else "No admin keys.")
+    return 0
+
+
+def revoke_admin_key(args: argparse.Namespace, client: AdminClient) -> int:
+    key = client.delete(f"{ADMIN_KEYS_PATH}/{path_id(args.key_id)}")
+    if args.json:
+        print_json(key)
+    else:
+        print(f"Revoked admin key {key['name']} ({key['id']}).")
+    return 0

@@ -1,0 +1,138 @@
+"""Settings read from the environment that template.yaml gives every function.
+
+``groq-gateway dev`` sets the same variables for the local run, so the code never knows
+whether it runs in Lambda or on a laptop. boto3 itself honours ``AWS_ENDPOINT_URL``, which is
+how the local run reaches moto's server instead of AWS.
+
+Example::
+
+    settings = Settings.from_env()
+    settings.table_name
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from datetime import UTC, tzinfo
+from decimal import Decimal
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    table_name: str = Field(min_length=1)
+    upstream_base_url: HttpUrl = HttpUrl("https://api.groq.com")
+    upstream_key_secret_id: str = ""
+    admin_key_secret_id: str = ""
+    webhook_secret_id: str = ""
+    alerts_topic_arn: str = ""
+    # Where keys with deliver_to_secret get each new secret: "<prefix><key id>".
+    key_secret_prefix: str = "groq-gateway/keys/"  # noqa: S105 - a name prefix, not a secret
+    org_monthly_cap_usd: Decimal = Decimal(0)
+    # Organisation budget leases (groq_gateway.core.budget_leases): the slice of the organisation's
+    # cap a proxy instance reserves at once and admits requests against in memory; 0 turns
+    # leases off (every request then reserves on the organisation item). A lease is drawn on
+    # for org_lease_seconds; the poller reclaims what an instance never released
+    # org_lease_grace_seconds later, which must be longer than any request can run.
+    org_lease_usd: Decimal = Field(default=Decimal(1), ge=0)
+    org_lease_seconds: float = Field(default=60.0, gt=0, le=3600)
+    org_lease_grace_seconds: float = Field(default=600.0, gt=0)
+    # IAM principals (ARNs) allowed on the admin API's /iam/ routes, full or read-only; with
+    # both empty every principal of the API's own account is full (see groq_gateway.admin.iam).
+    # The environment gives each as one comma-separated string.
+    admin_iam_full_arns: tuple[str, ...] = ()
+    admin_iam_read_only_arns: tuple[str, ...] = ()
+    # Monthly caps reset at 00:00 on the 1st in this IANA timezone.
+    billing_timezone: str = "UTC"
+    stage: str = "dev"
+    # How long a key's record may be served from an instance's memory. Revocations and limit
+    # changes reach every instance within this bound (at most 5 s, the product's promise).
+    key_cache_seconds: float = Field(default=5.0, gt=0, le=5.0)
+    # How long the upstream Groq key may be served from memory before Secrets Manager is asked
+    # again; an upstream 401 forces a fresh read at once.
+    upstream_key_cache_seconds: float = Field(default=60.0, gt=0)
+    upstream_timeout_seconds: float = Field(default=120.0, gt=0)
+    upstream_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    # Retries of an upstream 429/5xx/timeout, and the time they may take in all.
+    upstream_max_retries: int = Field(default=2, ge=0, le=5)
+    upstream_retry_budget_seconds: float = Field(default=20.0, ge=0)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        names = {
+            "table_name": "TABLE_NAME",
+            "upstream_base_url": "UPSTREAM_BASE_URL",
+            "upstream_key_secret_id": "UPSTREAM_KEY_SECRET_ID",
+            "admin_key_secret_id": "ADMIN_KEY_SECRET_ID",
+            "webhook_secret_id": "WEBHOOK_SECRET_ID",
+            "alerts_topic_arn": "ALERTS_TOPIC_ARN",
+            "key_secret_prefix": "KEY_SECRET_PREFIX",
+            "org_monthly_cap_usd": "ORG_MONTHLY_CAP_USD",
+            "org_lease_usd": "ORG_LEASE_USD",
+            "org_lease_seconds": "ORG_LEASE_SECONDS",
+            "org_lease_grace_seconds": "ORG_LEASE_GRACE_SECONDS",
+            "admin_iam_full_arns": "ADMIN_IAM_FULL_ARNS",
+            "admin_iam_read_only_arns": "ADMIN_IAM_READ_ONLY_ARNS",
+            "billing_timezone": "BILLING_TIMEZONE",
+            "stage": "STAGE",
+            "key_cache_seconds": "KEY_CACHE_SECONDS",
+            "upstream_key_cache_seconds": "UPSTREAM_KEY_CACHE_SECONDS",
+            "upstream_timeout_seconds": "UPSTREAM_TIMEOUT_SECONDS",
+            "upstream_connect_timeout_seconds": "UPSTREAM_CONNECT_TIMEOUT_SECONDS",
+            "upstream_max_retries": "UPSTREAM_MAX_RETRIES",
+            "upstream_retry_budget_seconds": "UPSTREAM_RETRY_BUDGET_SECONDS",
+        }
+        values = {field: env[var] for field, var in names.items() if env.get(var)}
+        return cls.model_validate(values)
+
+    @field_validator("admin_iam_full_arns", "admin_iam_read_only_arns", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        """``"arn:a, arn:b"`` -> ``("arn:a", "arn:b")``; other shapes are validated as given."""
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("billing_timezone")
+    @classmethod
+    def _known_timezone(cls, name: str) -> str:
+        if name != "UTC":
+            try:
+                ZoneInfo(name)
+            except (ZoneInfoNotFoundError, ValueError) as error:
+                raise ValueError(f"unknown timezone {name!r}") from error
+        return name
+
+    @property
+    def billing_tz(self) -> tzinfo:
+        return UTC if self.billing_timezone == "UTC" else ZoneInfo(self.billing_timezone)
+
+    @property
+    def org_cap_micros(self) -> int | None:
+        """The organisation's monthly cap in micro-dollars; ``None`` when it is 0 (no cap)."""
+        return int(self.org_monthly_cap_usd * 1_000_000) or None
+
+    @property
+    def org_lease_micros(self) -> int:
+        """The size of one organisation budget lease in micro-dollars; 0 when leases are off
+        (also when there is no organisation cap: nothing to lease)."""
+        if self.org_cap_micros is None:
+            return 0
+        return int(self.org_lease_usd * 1_000_000)
+
+    @property
+    def upstream_root(self) -> str:
+        """The upstream host root without a trailing slash, e.g. ``https://api.groq.com``."""
+        return str(self.upstream_base_url).rstrip("/")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read once."""
+    return Settings.from_env()

@@ -1,0 +1,69 @@
+"""Turning exceptions into OpenAI-format HTTP answers, for every ASGI app of the gateway.
+
+An unexpected exception becomes a plain 500 with no stack trace and no request content; the
+log gets the exception type and the request id only.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from groq_gateway.core.errors import GatewayError
+from groq_gateway.core.observability import logger
+
+
+def error_response(error: GatewayError) -> JSONResponse:
+    return JSONResponse(error.body(), status_code=error.status, headers=error.headers)
+
+
+async def handle_gateway_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, GatewayError)
+    return error_response(exc)
+
+
+async def handle_http_exception(request: Request, exc: Exception) -> Response:
+    """Starlette's own 404/405 and friends, in OpenAI's format."""
+    assert isinstance(exc, HTTPException)
+    code = {404: "unknown_url", 405: "method_not_allowed"}.get(exc.status_code)
+    message = (
+        f"Unknown request URL: {request.method} {request.url.path}."
+        if exc.status_code in (404, 405)
+        else str(exc.detail)
+    )
+    return error_response(GatewayError(exc.status_code, message, code=code))
+
+
+async def handle_unexpected(request: Request, exc: Exception) -> Response:
+    logger.error(
+        "unexpected error",
+        extra={"error_type": type(exc).__name__, "path": request.url.path},
+    )
+    return error_response(
+        GatewayError(500, "The gateway had an internal error.", type="api_error", code=None)
+    )
+
+
+EXCEPTION_HANDLERS = {
+    GatewayError: handle_gateway_error,
+    HTTPException: handle_http_exception,
+    Exception: handle_unexpected,
+}
+
+
+def client_ip(headers: Mapping[str, str], peer: str | None) -> str | None:
+    """The caller's address: API Gateway's ``sourceIp`` when the Lambda Web Adapter passes
+    the request context along, else the TCP peer (local runs)."""
+    context = headers.get("x-amzn-request-context")
+    if context:
+        try:
+            source = json.loads(context).get("identity", {}).get("sourceIp")
+        except (json.JSONDecodeError, AttributeError):
+            source = None
+        if isinstance(source, str) and source:
+            return source
+    return peer

@@ -1,0 +1,117 @@
+"""Secrets Manager behind a small adapter, with the caching the hot path needs.
+
+Reads go through one Powertools Parameters ``SecretsProvider`` per process, which caches each
+value in memory for ``max_age`` seconds. ``force`` bypasses the cache, e.g. after the
+upstream answered 401 because the key was rotated.
+
+Example::
+
+    upstream = UpstreamKeys(secret_id="arn:...:secret:upstream", max_age=60)
+    upstream.prepare()  # during init: the client exists before the first request
+    key = upstream.active_key()
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from functools import cache
+from typing import Any
+
+import boto3
+from aws_lambda_powertools.utilities.parameters import SecretsProvider
+from aws_lambda_powertools.utilities.parameters.exceptions import (
+    GetParameterError,
+    TransformParameterError,
+)
+
+from groq_gateway.core.errors import GatewayError, service_unavailable
+
+
+class SecretUnavailableError(Exception):
+    """The secret could not be read or does not hold what it should."""
+
+
+@cache
+def secrets_provider() -> SecretsProvider:
+    """The process's Secrets Manager client and value cache, created on first use (creating
+    the client loads its service model: about 50 ms)."""
+    return SecretsProvider()
+
+
+def read_json_secret(secret_id: str, *, max_age: float, force: bool = False) -> dict[str, Any]:
+    """The secret's JSON object, cached for ``max_age`` seconds."""
+    try:
+        # The stage is named explicitly: it is what AWS reads by default, and it is what
+        # moto's server gets right after a rotation moved the stage (its default does not).
+        value = secrets_provider().get(
+            secret_id,
+            transform="json",
+            max_age=int(max_age),
+            force_fetch=force,
+            VersionStage="AWSCURRENT",
+        )
+    except (GetParameterError, TransformParameterError) as error:
+        raise SecretUnavailableError(f"cannot read secret {secret_id}") from error
+    if not isinstance(value, dict):
+        raise SecretUnavailableError(f"secret {secret_id} is not a JSON object")
+    return value
+
+
+class UpstreamKeys:
+    """The upstream Groq key, from the secret ``{"active": "gsk_...", "staged": [...]}``."""
+
+    def __init__(self, secret_id: str, max_age: float) -> None:
+        self.secret_id = secret_id
+        self.max_age = max_age
+
+    def prepare(self) -> None:
+        """Create the Secrets Manager client now rather than on the first request: called
+        during Lambda's init, whose work a SnapStart snapshot keeps. Reads nothing."""
+        secrets_provider()
+
+    def active_key(self, *, force: bool = False) -> str:
+        try:
+            value = read_json_secret(self.secret_id, max_age=self.max_age, force=force)
+        except SecretUnavailableError as error:
+            raise service_unavailable("The gateway cannot read its upstream key.") from error
+        key = value.get("active")
+        if not isinstance(key, str) or not key:
+            raise service_unavailable(
+                "The gateway has no upstream Groq key configured yet; an operator must store "
+                "one in the upstream key secret."
+            )
+        return key
+
+
+class AdminKeys:
+    """The bootstrap admin key, from the secret ``{"admin_key": "..."}``."""
+
+    def __init__(self, secret_id: str, max_age: float = 60.0) -> None:
+        self.secret_id = secret_id
+        self.max_age = max_age
+
+    def is_bootstrap_key(self, token: str) -> bool:
+        try:
+            value = read_json_secret(self.secret_id, max_age=self.max_age)
+        except SecretUnavailableError as error:
+            raise service_unavailable("The gateway cannot read its admin key.") from error
+        expected = value.get("admin_key")
+        if not isinstance(expected, str) or not expected:
+            raise GatewayError(503, "No admin key is configured.", type="service_unavailable")
+        return hmac.compare_digest(expected.encode(), token.encode())
+
+
+def deliver_key(secret_name: str, value: dict[str, Any]) -> None:
+    """Write a key's new secret where its app reads it: the secret's new current version,
+    created on first delivery. The app's next read (or its cache's expiry) picks it up."""
+    client = boto3.client("secretsmanager")
+    body = json.dumps(value)
+    try:
+        client.put_secret_value(SecretId=secret_name, SecretString=body)
+    except client.exceptions.ResourceNotFoundException:
+        client.create_secret(
+            Name=secret_name,
+            SecretString=body,
+            Description="A Groq gateway key, delivered by the gateway's rotation.",
+        )
