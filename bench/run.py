@@ -26,7 +26,8 @@ from bench.measure import MODES, Samples, Target, percentile
 from bench.report import Figures, compare, load_baseline, save_baseline, table
 from bench.stack import ROOT, CountingProxy, LocalStack, local_stack, start_gateway
 from groq_gateway.core.limits import admission_plan
-from groq_gateway.core.records import GatewayKey, SecretVersion, utcnow
+from groq_gateway.core.periods import utcnow
+from groq_gateway.core.records import GatewayKey, SecretVersion
 from groq_gateway.core.settings import Settings
 from groq_gateway.store import GatewayStore
 

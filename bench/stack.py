@@ -25,7 +25,8 @@ import boto3
 import httpx
 
 from groq_gateway.core.key_format import GATEWAY_KEY_PREFIX, mint_key
-from groq_gateway.core.records import GatewayKey, SecretVersion, Team, utcnow
+from groq_gateway.core.periods import utcnow
+from groq_gateway.core.records import GatewayKey, SecretVersion, Team
 from groq_gateway.store import GatewayStore
 from groq_gateway_dev.devserver.local_aws import (
     LOCAL_AWS_ENV,

@@ -20,8 +20,8 @@ from groq_gateway.core.limits import (
     Scope,
     SpendReservation,
     WindowCount,
-    minute_of,
 )
+from groq_gateway.core.periods import minute_of
 from groq_gateway.core.records import KeyStatus, UsageRecord
 from groq_gateway.store import ConditionFailedError, GatewayStore
 from groq_gateway.store.counters import Admission

@@ -11,7 +11,8 @@ import httpx
 import openai
 import pytest
 
-from groq_gateway.core.records import KeyStatus, utcnow
+from groq_gateway.core.periods import utcnow
+from groq_gateway.core.records import KeyStatus
 from tests.e2e.conftest import DevGateway
 from tests.e2e.test_sdks_through_dev_gateway import MESSAGES, MODEL, create_key
 from tests.e2e.test_streaming_and_faults import key_id_of, today

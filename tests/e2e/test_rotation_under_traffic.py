@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import httpx
 
-from groq_gateway.core.records import utcnow
+from groq_gateway.core.periods import utcnow
 from groq_gateway.core.settings import Settings
 from groq_gateway.secret_rotation import KeyRotator
 from tests.e2e.conftest import DevGateway

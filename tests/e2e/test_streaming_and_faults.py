@@ -8,7 +8,8 @@ import httpx
 import openai
 import pytest
 
-from groq_gateway.core.records import DailyUsage, utcnow
+from groq_gateway.core.periods import utcnow
+from groq_gateway.core.records import DailyUsage
 from tests.e2e.conftest import CHUNK_INTERVAL_MS, DevGateway
 from tests.e2e.test_sdks_through_dev_gateway import MESSAGES, MODEL, create_key
 from tests.reliability_report import RELIABILITY

@@ -16,8 +16,9 @@ import pytest
 
 from groq_gateway.admin.usage import UsageReports
 from groq_gateway.core.key_format import GATEWAY_KEY_PREFIX, mint_key
-from groq_gateway.core.limits import AdmissionPlan, Scope, SpendReservation, month_end, month_of
-from groq_gateway.core.records import GatewayKey, KeyStatus, SecretVersion, UsageRecord, utcnow
+from groq_gateway.core.limits import AdmissionPlan, Scope, SpendReservation
+from groq_gateway.core.periods import month_end, month_of, utcnow
+from groq_gateway.core.records import GatewayKey, KeyStatus, SecretVersion, UsageRecord
 from groq_gateway.store import GatewayStore
 from groq_gateway.store.usage import usage_update
 from tests.conftest import ADMIN_KEY

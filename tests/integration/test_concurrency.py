@@ -9,8 +9,9 @@ import anyio
 import httpx
 import pytest
 
-from groq_gateway.core.limits import Scope, month_of
-from groq_gateway.core.records import KeyStatus, utcnow
+from groq_gateway.core.limits import Scope
+from groq_gateway.core.periods import month_of, utcnow
+from groq_gateway.core.records import KeyStatus
 from groq_gateway.proxy.app import create_app as create_proxy_app
 from tests.integration.conftest import LocalGateway, gateway_settings
 from tests.integration.test_proxy_limits_and_metering import CHAT, add_key, add_team, auth

@@ -12,7 +12,7 @@ import boto3
 import httpx
 import pytest
 
-from groq_gateway.core.records import utcnow
+from groq_gateway.core.periods import utcnow
 from groq_gateway.proxy.app import create_app as create_proxy_app
 from groq_gateway.rotation.run import handle_rotation_event
 from groq_gateway.secret_rotation import KeyRotator

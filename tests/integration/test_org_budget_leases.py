@@ -15,8 +15,9 @@ import httpx
 import pytest
 
 from groq_gateway.core.budget_leases import LeaseDraw, LeaseRequest, OrgLease
-from groq_gateway.core.limits import AdmissionPlan, Scope, month_of
-from groq_gateway.core.records import UsageRecord, utcnow
+from groq_gateway.core.limits import AdmissionPlan, Scope
+from groq_gateway.core.periods import month_of, utcnow
+from groq_gateway.core.records import UsageRecord
 from groq_gateway.core.settings import Settings
 from groq_gateway.proxy.app import create_app as create_proxy_app
 from groq_gateway.store import GatewayStore, StoreUnavailableError

@@ -10,8 +10,9 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from groq_gateway.core.limits import Scope, month_of
-from groq_gateway.core.records import GatewayKey, Team, TeamStatus, utcnow
+from groq_gateway.core.limits import Scope
+from groq_gateway.core.periods import month_of, utcnow
+from groq_gateway.core.records import GatewayKey, Team, TeamStatus
 from groq_gateway.proxy.app import ALIAS_HEADER
 from groq_gateway.proxy.app import create_app as create_proxy_app
 from tests.integration.conftest import LocalGateway, gateway_settings

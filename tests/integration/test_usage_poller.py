@@ -16,6 +16,7 @@ import pytest
 
 from groq_gateway.core.limits import Scope, admission_plan
 from groq_gateway.core.metric_names import series_of
+from groq_gateway.core.periods import utcnow
 from groq_gateway.core.records import (
     AuditEntry,
     GatewayKey,
@@ -23,7 +24,6 @@ from groq_gateway.core.records import (
     Team,
     TeamStatus,
     UsageRecord,
-    utcnow,
 )
 from groq_gateway.core.rollups import (
     ORG_ID,

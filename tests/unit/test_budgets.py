@@ -7,6 +7,8 @@ from decimal import Decimal
 import pytest
 
 from groq_gateway.core.limits import Scope
+from groq_gateway.core.money import micros_to_cents
+from groq_gateway.core.periods import month_days, previous_month
 from groq_gateway.core.records import DailyUsage
 from groq_gateway.core.rollups import (
     ORG_ID,
@@ -14,9 +16,7 @@ from groq_gateway.core.rollups import (
     RollupScope,
     UsageTotals,
     day_period,
-    month_days,
     month_period,
-    previous_month,
     roll_up,
 )
 from groq_gateway.usage_poller.budget_rules import (
@@ -25,7 +25,6 @@ from groq_gateway.usage_poller.budget_rules import (
     ScopeStatus,
     decide,
     reached_thresholds,
-    usd,
     utilization_percent,
 )
 
@@ -75,9 +74,9 @@ def test_thresholds_reached(percent: int | None, reached: tuple[int, ...]) -> No
 
 
 def test_money_in_messages_is_rounded_to_the_cent() -> None:
-    assert usd(80_104_999) == Decimal("80.10")
-    assert usd(80_105_000) == Decimal("80.11")
-    assert str(usd(100 * DOLLAR)) == "100.00"
+    assert micros_to_cents(80_104_999) == Decimal("80.10")
+    assert micros_to_cents(80_105_000) == Decimal("80.11")
+    assert str(micros_to_cents(100 * DOLLAR)) == "100.00"
 
 
 # -- decisions ------------------------------------------------------------------------------

@@ -12,9 +12,8 @@ from groq_gateway.core.limits import (
     Scope,
     admission_plan,
     check_fits,
-    minute_end,
-    month_end,
 )
+from groq_gateway.core.periods import minute_end, month_end
 from groq_gateway.core.records import EndpointGroup, GatewayKey, Team, TeamStatus
 from groq_gateway.core.web import client_ip
 from groq_gateway.proxy.endpoints import resolve_endpoint
@@ -147,7 +146,7 @@ def test_windows_end_on_calendar_boundaries() -> None:
 def test_billing_months_follow_the_configured_timezone() -> None:
     from zoneinfo import ZoneInfo
 
-    from groq_gateway.core.limits import month_of
+    from groq_gateway.core.periods import month_of
     from groq_gateway.core.settings import Settings
 
     berlin = ZoneInfo("Europe/Berlin")

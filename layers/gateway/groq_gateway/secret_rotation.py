@@ -35,7 +35,8 @@ from groq_gateway.core.errors import GatewayError
 from groq_gateway.core.events import RotationDeadlineEvent, SecretRetiredEvent
 from groq_gateway.core.key_format import GATEWAY_KEY_PREFIX, MintedKey, mint_key
 from groq_gateway.core.observability import logger
-from groq_gateway.core.records import AuditAction, GatewayKey, KeyStatus, SecretVersion, utcnow
+from groq_gateway.core.periods import utcnow
+from groq_gateway.core.records import AuditAction, GatewayKey, KeyStatus, SecretVersion
 from groq_gateway.core.settings import Settings
 from groq_gateway.secrets_manager import deliver_key
 from groq_gateway.store import ConditionFailedError, GatewayStore

@@ -60,7 +60,8 @@ from groq_gateway.core.audit import Actor
 from groq_gateway.core.errors import GatewayError, invalid_api_key
 from groq_gateway.core.key_format import GATEWAY_KEY_PREFIX
 from groq_gateway.core.observability import logger
-from groq_gateway.core.records import AdminKeyStatus, AdminRole, AuditAction, KeyStatus, utcnow
+from groq_gateway.core.periods import utcnow
+from groq_gateway.core.records import AdminKeyStatus, AdminRole, AuditAction, KeyStatus
 from groq_gateway.core.settings import Settings, get_settings
 from groq_gateway.core.views import (
     AdminKeyResponse,

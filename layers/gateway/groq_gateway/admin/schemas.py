@@ -28,6 +28,7 @@ from pydantic import (
 )
 
 from groq_gateway.core.records import (
+    TEAM_ID_PATTERN,
     AdminRole,
     AuditAction,
     AuditEntry,
@@ -80,7 +81,7 @@ def _unique(values: list[str] | None) -> list[str] | None:
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
 Description = Annotated[str, StringConstraints(max_length=1024)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
-TeamId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+TeamId = Annotated[str, StringConstraints(pattern=TEAM_ID_PATTERN)]
 ModelId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
 ModelList = Annotated[list[ModelId], AfterValidator(_unique)]
 PerMinuteLimit = Annotated[int, Field(ge=1, le=1_000_000_000)]

@@ -43,7 +43,9 @@ from groq_gateway.core.key_format import (
     mint_key,
     parse_key,
 )
+from groq_gateway.core.periods import utcnow
 from groq_gateway.core.records import (
+    TEAM_ID_PATTERN,
     AdminKey,
     AdminKeyStatus,
     AdminRole,
@@ -54,7 +56,6 @@ from groq_gateway.core.records import (
     KeyStatus,
     SecretVersion,
     Team,
-    utcnow,
 )
 from groq_gateway.core.views import (
     AdminKeyResponse,
@@ -68,7 +69,7 @@ from groq_gateway.store.paging import Page
 MAX_ATTEMPTS = 3
 
 _KEY_ID = re.compile(r"^[a-z0-9]{16}$")
-_TEAM_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_TEAM_ID = re.compile(TEAM_ID_PATTERN)
 # A key's fields that its team bounds.
 _TEAM_BOUNDED_FIELDS = (
     "allowed_models",

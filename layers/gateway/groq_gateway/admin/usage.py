@@ -41,14 +41,10 @@ from groq_gateway.admin.schemas import (
     UsageTotals,
 )
 from groq_gateway.core.errors import GatewayError
-from groq_gateway.core.limits import MonthSpend, Scope, month_end, month_of
-from groq_gateway.core.records import (
-    MICRO_USD_PER_USD,
-    DailyUsage,
-    KeyStatus,
-    usd_to_micros,
-    utcnow,
-)
+from groq_gateway.core.limits import MonthSpend, Scope
+from groq_gateway.core.money import micros_to_usd, usd_to_micros
+from groq_gateway.core.periods import month_end, month_of, utcnow
+from groq_gateway.core.records import DailyUsage, KeyStatus
 from groq_gateway.store import GatewayStore
 from groq_gateway.store.usage import RETENTION_DAYS
 
@@ -56,10 +52,6 @@ from groq_gateway.store.usage import RETENTION_DAYS
 MAX_CONCURRENT_READS = 16
 
 Bucket = Literal["day", "month"]
-
-
-def micros_to_usd(micros: int) -> Decimal:
-    return Decimal(micros) / MICRO_USD_PER_USD
 
 
 @dataclass

@@ -13,10 +13,12 @@ Example::
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, tzinfo
 from enum import StrEnum
 
-from groq_gateway.core.records import GatewayKey, Team, usd_to_micros
+from groq_gateway.core.money import usd_to_micros
+from groq_gateway.core.periods import minute_end, minute_of, month_end, month_of
+from groq_gateway.core.records import GatewayKey, Team
 
 
 class Scope(StrEnum):
@@ -106,27 +108,6 @@ class LimitExceededError(Exception):
         self.resets_at = resets_at
         # The request alone is larger than the limit: no window could ever admit it.
         self.oversize = oversize
-
-
-def minute_of(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y%m%d%H%M")
-
-
-def month_of(at: datetime, billing_tz: tzinfo = UTC) -> str:
-    """The billing month of ``at``: a calendar month in ``billing_tz`` (UTC by default)."""
-    return at.astimezone(billing_tz).strftime("%Y-%m")
-
-
-def minute_end(at: datetime) -> datetime:
-    start = at.astimezone(UTC).replace(second=0, microsecond=0)
-    return start + timedelta(minutes=1)
-
-
-def month_end(at: datetime, billing_tz: tzinfo = UTC) -> datetime:
-    """The start of the next billing month: when monthly caps reset."""
-    at = at.astimezone(billing_tz)
-    year, month = (at.year + 1, 1) if at.month == 12 else (at.year, at.month + 1)
-    return datetime(year, month, 1, tzinfo=billing_tz)
 
 
 def admission_plan(

@@ -24,6 +24,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from groq_gateway.core.money import usd_to_micros
+
 
 class ModelPrice(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -37,10 +39,6 @@ class ModelPrice(BaseModel):
 class Cost:
     micros: int
     unpriced: bool
-
-
-def _ceil_micros(usd: Decimal) -> int:
-    return math.ceil(usd * 1_000_000)
 
 
 class PriceBook:
@@ -74,7 +72,7 @@ class PriceBook:
         price = self.prices.get(model)
         if price is None or price.per_audio_hour is None:
             return Cost(0, unpriced=True)
-        return Cost(_ceil_micros(price.per_audio_hour * seconds / 3600), unpriced=False)
+        return Cost(usd_to_micros(price.per_audio_hour * seconds / 3600), unpriced=False)
 
 
 @lru_cache(maxsize=1)

@@ -7,22 +7,15 @@ DynamoDB's atomic ``ADD`` sums exactly; budgets are configured in USD as decimal
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-MICRO_USD_PER_USD = 1_000_000
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def usd_to_micros(usd: Decimal) -> int:
-    return int((usd * MICRO_USD_PER_USD).to_integral_value())
+# A team's id: lowercase letters, digits and dashes, as in a URL path.
+TEAM_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 
 
 class EndpointGroup(StrEnum):
@@ -159,7 +152,7 @@ class Team(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    team_id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    team_id: str = Field(pattern=TEAM_ID_PATTERN)
     description: str = ""
     status: TeamStatus = TeamStatus.ACTIVE
     paused_reason: str | None = None

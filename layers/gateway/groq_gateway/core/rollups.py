@@ -22,10 +22,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
+from groq_gateway.core.periods import month_of_day
 from groq_gateway.core.records import DailyUsage
 
 ORG_ID = "org"
@@ -109,34 +109,6 @@ class RollupKey:
     scope: RollupScope
     scope_id: str
     period: Period
-
-
-def month_of_day(day: str) -> str:
-    """``2026-11-26`` -> ``2026-11``."""
-    return day[:7]
-
-
-def month_days(month: str) -> tuple[str, str]:
-    """The first and last UTC day of a month, e.g. ``("2026-11-01", "2026-11-30")``."""
-    first = date.fromisoformat(f"{month}-01")
-    following = (
-        date(first.year + 1, 1, 1) if first.month == 12 else first.replace(month=first.month + 1)
-    )
-    return first.isoformat(), (following - timedelta(days=1)).isoformat()
-
-
-def utc_month_of(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y-%m")
-
-
-def utc_month_start(month: str) -> datetime:
-    return datetime.fromisoformat(f"{month}-01T00:00:00+00:00")
-
-
-def previous_month(month: str) -> str:
-    """``2026-01`` -> ``2025-12``."""
-    year, number = int(month[:4]), int(month[5:7])
-    return f"{year - 1:04d}-12" if number == 1 else f"{year:04d}-{number - 1:02d}"
 
 
 def roll_up(usages: Iterable[DailyUsage], months: Iterable[str]) -> dict[RollupKey, UsageTotals]:

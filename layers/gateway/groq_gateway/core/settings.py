@@ -21,6 +21,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
+from groq_gateway.core.money import usd_to_micros
+
 
 class Settings(BaseModel):
     model_config = ConfigDict(frozen=True)
@@ -116,7 +118,7 @@ class Settings(BaseModel):
     @property
     def org_cap_micros(self) -> int | None:
         """The organisation's monthly cap in micro-dollars; ``None`` when it is 0 (no cap)."""
-        return int(self.org_monthly_cap_usd * 1_000_000) or None
+        return usd_to_micros(self.org_monthly_cap_usd) or None
 
     @property
     def org_lease_micros(self) -> int:
@@ -124,7 +126,7 @@ class Settings(BaseModel):
         (also when there is no organisation cap: nothing to lease)."""
         if self.org_cap_micros is None:
             return 0
-        return int(self.org_lease_usd * 1_000_000)
+        return usd_to_micros(self.org_lease_usd)
 
     @property
     def upstream_root(self) -> str:

@@ -44,12 +44,12 @@ from groq_gateway.core.limits import (
     Scope,
     admission_plan,
     check_fits,
-    minute_end,
-    month_of,
 )
+from groq_gateway.core.money import micros_to_cents
 from groq_gateway.core.observability import logger
+from groq_gateway.core.periods import minute_end, month_of, utcnow
 from groq_gateway.core.pricing import PriceBook, default_price_book
-from groq_gateway.core.records import EndpointGroup, GatewayKey, UsageRecord, utcnow
+from groq_gateway.core.records import EndpointGroup, GatewayKey, UsageRecord
 from groq_gateway.core.settings import Settings, get_settings
 from groq_gateway.core.web import EXCEPTION_HANDLERS, client_ip, error_response
 from groq_gateway.proxy.after_response import AfterResponse, AfterResponseMiddleware, after_response
@@ -611,7 +611,7 @@ def limit_error(principal: Principal, refusal: LimitExceededError) -> GatewayErr
     if refusal.kind is LimitKind.SPEND:
         return GatewayError(
             429,
-            f"Monthly spending cap reached for {who}: ${refusal.limit / 1_000_000:.2f}. "
+            f"Monthly spending cap reached for {who}: ${micros_to_cents(refusal.limit)}. "
             f"Requests resume when the cap is raised or at {reset_text(refusal.resets_at)}.",
             type="insufficient_quota",
             code="spending_cap_reached",

@@ -22,7 +22,8 @@ import anyio.to_thread
 from groq_gateway.core.errors import invalid_api_key, service_unavailable
 from groq_gateway.core.key_format import GATEWAY_KEY_PREFIX, bearer_token, hash_secret, parse_key
 from groq_gateway.core.observability import logger
-from groq_gateway.core.records import GatewayKey, KeyStatus, SecretVersion, Team, utcnow
+from groq_gateway.core.periods import utcnow
+from groq_gateway.core.records import GatewayKey, KeyStatus, SecretVersion, Team
 from groq_gateway.proxy.after_response import AfterResponse
 from groq_gateway.proxy.policy import Principal, budget_paused
 from groq_gateway.proxy.ttl_cache import TTLCache

@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 from groq_gateway.core.metric_names import Dimension, MetricName
+from groq_gateway.core.money import micros_to_usd
 from groq_gateway.core.observability import NAMESPACE, SERVICE, logger
 
 
@@ -86,7 +86,7 @@ class RequestTelemetry:
         )
 
     def _metrics(self) -> None:
-        cost_usd = float(Decimal(self.cost_micros) / 1_000_000)
+        cost_usd = float(micros_to_usd(self.cost_micros))
         overall = EphemeralMetrics(namespace=NAMESPACE, service=SERVICE)
         overall.add_metric(name=MetricName.REQUESTS, unit=MetricUnit.Count, value=1)
         overall.add_metric(

@@ -26,7 +26,8 @@ from typing import Any
 from groq_gateway.alert_outbox import publish_outbox
 from groq_gateway.core.metric_names import MetricName
 from groq_gateway.core.observability import logger, metrics
-from groq_gateway.core.records import KeyStatus, utcnow
+from groq_gateway.core.periods import utcnow
+from groq_gateway.core.records import KeyStatus
 from groq_gateway.core.settings import Settings, get_settings
 from groq_gateway.rotation.upstream_key import RotationStep, rotate_upstream_key
 from groq_gateway.secret_rotation import KeyRotator

@@ -37,8 +37,8 @@ from groq_gateway.core.limits import (
     Scope,
     SpendReservation,
     WindowCount,
-    minute_end,
 )
+from groq_gateway.core.periods import minute_end
 from groq_gateway.core.records import UsageRecord
 from groq_gateway.store.counter_keys import item_key, month_sk, scope_pk, window_sk
 from groq_gateway.store.org_leases import OrgLeaseStore, reclaimed_settle_update, settle_update

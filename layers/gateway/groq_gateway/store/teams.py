@@ -18,12 +18,12 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from groq_gateway.core.records import Team
+from groq_gateway.core.records import TEAM_ID_PATTERN, Team
 from groq_gateway.store.paging import InvalidCursorError, Page, decode_cursor, first_page
 from groq_gateway.store.table import Table, to_item
 from groq_gateway.store.updates import versioned_update
 
-_TEAM_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_TEAM_ID = re.compile(TEAM_ID_PATTERN)
 
 
 def team_pk(team_id: str) -> str:

@@ -12,18 +12,15 @@ this module owns the layout and the reads.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
+from groq_gateway.core.periods import day_of
 from groq_gateway.core.records import DailyUsage, UsageRecord
 from groq_gateway.store.keys import key_pk
 from groq_gateway.store.table import Table, to_item
 
 RETENTION_DAYS = 400
-
-
-def day_of(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y-%m-%d")
 
 
 def usage_update(table: Table, record: UsageRecord) -> dict[str, Any]:

@@ -37,8 +37,10 @@ from groq_gateway.core.events import (
     BudgetThresholdEvent,
     GatewayEvent,
 )
-from groq_gateway.core.limits import Scope, month_end, month_of
+from groq_gateway.core.limits import Scope
+from groq_gateway.core.money import micros_to_cents, usd_to_micros
 from groq_gateway.core.observability import logger
+from groq_gateway.core.periods import month_end, month_of
 from groq_gateway.core.records import (
     AuditAction,
     AuditEntry,
@@ -46,7 +48,6 @@ from groq_gateway.core.records import (
     KeyStatus,
     Team,
     TeamStatus,
-    usd_to_micros,
 )
 from groq_gateway.core.rollups import ORG_ID
 from groq_gateway.core.settings import Settings
@@ -58,7 +59,6 @@ from groq_gateway.usage_poller.budget_rules import (
     BudgetState,
     ScopeStatus,
     decide,
-    usd,
 )
 
 # The actor of the poller's audit entries.
@@ -181,8 +181,8 @@ class _BudgetWatch:
             scope_id=state.scope_id,
             name=state.name if state.scope is Scope.KEY else None,
             threshold_percent=threshold,
-            spend_usd=usd(state.spent_micros),
-            budget_usd=usd(state.budget_micros or 0),
+            spend_usd=micros_to_cents(state.spent_micros),
+            budget_usd=micros_to_cents(state.budget_micros or 0),
             period=self.month.label,
             resets_at=self.month.ends_at,
         )
@@ -192,8 +192,8 @@ class _BudgetWatch:
             scope="key" if state.scope is Scope.KEY else "team",
             scope_id=state.scope_id,
             name=state.name if state.scope is Scope.KEY else None,
-            spend_usd=usd(state.spent_micros),
-            budget_usd=usd(state.budget_micros or 0),
+            spend_usd=micros_to_cents(state.spent_micros),
+            budget_usd=micros_to_cents(state.budget_micros or 0),
             period=self.month.label,
             resets_at=self.month.ends_at,
         )
@@ -207,8 +207,10 @@ class _BudgetWatch:
             scope_id=state.scope_id,
             name=state.name if state.scope is Scope.KEY else None,
             reason="new_billing_month" if new_month else "budget_changed",
-            spend_usd=usd(state.spent_micros),
-            budget_usd=None if state.budget_micros is None else usd(state.budget_micros),
+            spend_usd=micros_to_cents(state.spent_micros),
+            budget_usd=None
+            if state.budget_micros is None
+            else micros_to_cents(state.budget_micros),
             period=self.month.label,
         )
 

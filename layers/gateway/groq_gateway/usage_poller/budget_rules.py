@@ -34,7 +34,6 @@ from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
 from groq_gateway.core.limits import Scope
-from groq_gateway.core.records import MICRO_USD_PER_USD
 
 THRESHOLDS_PERCENT: tuple[int, ...] = (50, 80, 100)
 EXHAUSTED_PERCENT = 100
@@ -120,8 +119,3 @@ def decide(state: BudgetState, notified: frozenset[int]) -> BudgetDecision:
         pause=pausable and exhausted,
         resume=state.status is ScopeStatus.PAUSED_FOR_BUDGET and not exhausted,
     )
-
-
-def usd(micros: int) -> Decimal:
-    """Micro-dollars as US dollars rounded to the cent, for messages (``Decimal('80.10')``)."""
-    return (Decimal(micros) / MICRO_USD_PER_USD).quantize(Decimal("0.01"), ROUND_HALF_UP)

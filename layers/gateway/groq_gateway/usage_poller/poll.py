@@ -48,8 +48,17 @@ from groq_gateway.alert_outbox import publish_outbox
 from groq_gateway.core.errors import GatewayError
 from groq_gateway.core.events import MAX_LISTED, ModelRetiredEvent
 from groq_gateway.core.metric_names import Dimension, MetricName, MetricsBatch
+from groq_gateway.core.money import micros_to_usd
 from groq_gateway.core.observability import logger
-from groq_gateway.core.records import DailyUsage, GatewayKey, KeyStatus, Team, utcnow
+from groq_gateway.core.periods import (
+    day_of,
+    month_days,
+    month_of,
+    month_start,
+    previous_month,
+    utcnow,
+)
+from groq_gateway.core.records import DailyUsage, GatewayKey, KeyStatus, Team
 from groq_gateway.core.rollups import (
     ORG_ID,
     Period,
@@ -57,19 +66,14 @@ from groq_gateway.core.rollups import (
     RollupScope,
     UsageTotals,
     day_period,
-    month_days,
     month_period,
-    previous_month,
     roll_up,
-    utc_month_of,
-    utc_month_start,
 )
 from groq_gateway.core.settings import Settings, get_settings
 from groq_gateway.secrets_manager import SecretUnavailableError, UpstreamKeys
 from groq_gateway.store import ConditionFailedError, GatewayStore, StoreUnavailableError
 from groq_gateway.store.notices import NoticeStore
 from groq_gateway.store.rollups import RollupStore, StoredRollup
-from groq_gateway.store.usage import day_of
 from groq_gateway.usage_poller.budget_enforcement import BudgetOutcome, watch_budgets
 
 HEADROOM_METRICS = {
@@ -190,7 +194,7 @@ def roll_up_usage(
 ) -> tuple[MonthToDate, int]:
     """Compute every rollup of the open months from the metering items and write the ones
     that changed; returns this month's totals and how many rollups were written."""
-    current = utc_month_of(now)
+    current = month_of(now)
     months = [current]
     closing = previous_month(current)
     if not rollups.is_month_complete(closing):
@@ -198,7 +202,7 @@ def roll_up_usage(
     today = day_of(now)
     usages = _read_usage(store, keys, month_days(months[0])[0], today)
     computed = roll_up(usages, months)
-    closing_is_final = now >= utc_month_start(current) + SETTLEMENT_GRACE
+    closing_is_final = now >= month_start(current) + SETTLEMENT_GRACE
     closing_org = RollupKey(RollupScope.ORG, ORG_ID, month_period(closing))
 
     stored: dict[RollupKey, StoredRollup] = {}
@@ -329,14 +333,16 @@ class _Run:
 
 
 def _usage_metrics(metrics: MetricsBatch, month: MonthToDate, teams: Sequence[Team]) -> None:
-    metrics.add(MetricName.ORG_MONTH_TO_DATE_SPEND_USD, month.org.cost_micros / 1_000_000)
+    metrics.add(MetricName.ORG_MONTH_TO_DATE_SPEND_USD, float(micros_to_usd(month.org.cost_micros)))
     metrics.add(MetricName.ORG_MONTH_TO_DATE_REQUESTS, month.org.requests)
     metrics.add(MetricName.ORG_MONTH_TO_DATE_TOKENS, month.org.total_tokens)
     for team in teams:
         totals = month.teams.get(team.team_id, UsageTotals())
         dimensions = {Dimension.TEAM: team.team_id}
         metrics.add(
-            MetricName.TEAM_MONTH_TO_DATE_SPEND_USD, totals.cost_micros / 1_000_000, dimensions
+            MetricName.TEAM_MONTH_TO_DATE_SPEND_USD,
+            float(micros_to_usd(totals.cost_micros)),
+            dimensions,
         )
         metrics.add(MetricName.TEAM_MONTH_TO_DATE_REQUESTS, totals.requests, dimensions)
         metrics.add(MetricName.TEAM_MONTH_TO_DATE_TOKENS, totals.total_tokens, dimensions)
