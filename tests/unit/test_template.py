@@ -172,6 +172,47 @@ def test_globals_give_every_function_the_contract_environment(template: dict[str
     }
 
 
+def environment_variables(template: dict[str, Any], function: dict[str, Any]) -> set[str]:
+    shared = template["Globals"]["Function"]["Environment"]["Variables"]
+    own = function.get("Properties", {}).get("Environment", {}).get("Variables", {})
+    return set(shared) | set(own)
+
+
+# Read by the runtimes and libraries, not by the gateway's code.
+READ_BY_LIBRARIES = re.compile(r"^(AWS_|POWERTOOLS_|PYTHON|PORT$|READINESS_CHECK)")
+
+
+def test_every_environment_variable_a_function_gets_is_read_by_the_code(
+    template: dict[str, Any], resources: dict[str, dict[str, Any]]
+) -> None:
+    """A variable nothing reads is drift: it hides what a function really depends on."""
+    package = ROOT / "layers" / "gateway" / "groq_gateway"
+    code = "\n".join(path.read_text() for path in sorted(package.rglob("*.py")))
+    code += "\n".join(
+        path.read_text()
+        for path in sorted((ROOT / "functions").rglob("*"))
+        if path.suffix in {".py", ".sh"}
+    )
+    functions = of_type(resources, "AWS::Serverless::Function")
+    for logical_id, function in functions.items():
+        for name in sorted(environment_variables(template, function)):
+            if READ_BY_LIBRARIES.match(name):
+                continue
+            assert f'"{name}"' in code or f"${name}" in code or f"${{{name}}}" in code, (
+                f"{logical_id} gets {name}, which no code reads"
+            )
+
+
+def test_no_function_may_invoke_another(resources: dict[str, dict[str, Any]]) -> None:
+    """Every function does its own work; the admin's "rotate now" runs in the admin function."""
+    for logical_id, function in of_type(resources, "AWS::Serverless::Function").items():
+        for policy in as_list(function["Properties"].get("Policies", [])):
+            statements = policy.get("Statement", []) if isinstance(policy, dict) else []
+            for statement in statements:
+                actions = as_list(statement.get("Action", []))
+                assert "lambda:InvokeFunction" not in actions, (logical_id, statement.get("Sid"))
+
+
 # --------------------------------------------------------------------------------------------
 # Functions
 # --------------------------------------------------------------------------------------------
