@@ -102,11 +102,18 @@ def test_the_layer_holds_exactly_the_pinned_distributions_for_lambda(site: Path)
     assert not (site / "bin").exists()
 
 
-def test_the_layer_holds_the_package_without_its_developer_tools(site: Path) -> None:
-    package = site / "groq_gateway"
-    assert (package / "proxy" / "app.py").is_file()
-    assert (package / "admin" / "app.py").is_file()
-    assert {"simulator", "devserver", "cli"}.isdisjoint(p.name for p in package.iterdir())
+def test_the_layer_holds_the_runtime_package_whole_and_no_developer_tools(site: Path) -> None:
+    def files(package: Path) -> set[str]:
+        return {
+            str(path.relative_to(package))
+            for path in package.rglob("*")
+            if path.is_file() and "__pycache__" not in path.parts
+        }
+
+    shipped = files(site / "groq_gateway")
+    assert "proxy/app.py" in shipped
+    assert shipped == files(LAYER / "groq_gateway")  # copied as it is: nothing added or deleted
+    assert not (site / "groq_gateway_dev").exists()
 
 
 def test_every_module_has_python313_bytecode_and_none_other(site: Path) -> None:

@@ -1,14 +1,5 @@
-"""Argument types and options shared by the admin commands.
-
-Options that set a list take one comma-separated value (``--models a,b``; ``--models ""`` is
-the empty list). On ``update`` commands, ``none`` clears a limit (``--rpm none``) and an
-option left out leaves the field as it is: such options default to ``argparse.SUPPRESS``, so
-the parsed namespace holds exactly the options given.
-
-Example::
-
-    parser.add_argument("--rpm", type=nullable(positive_int), default=argparse.SUPPRESS)
-    body = given(args, {"rpm": "requests_per_minute"})
+"""Argument types and options shared by the admin commands. On ``update`` commands an option
+left out leaves the field as it is (``argparse.SUPPRESS``) and ``none`` clears a limit.
 """
 
 from __future__ import annotations

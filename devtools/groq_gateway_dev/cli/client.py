@@ -1,18 +1,9 @@
-"""The admin API over HTTP, for the command line: one call per method, errors as one line.
-
-Two ways in, as the gateway offers them: an admin key (:class:`AdminKeyAuth`, on
-``/openai/v1/...``) or a SigV4 signature made with the usual AWS credential chain
-(:class:`IamAuth`, on the same routes under ``/iam``, which API Gateway checks with IAM).
-Credentials are only ever put into request headers: never printed, never logged.
+"""The admin API over HTTP for the command line, with an admin key (:class:`AdminKeyAuth`) or
+SigV4 (:class:`IamAuth`, ``/iam`` routes); credentials only ever go into request headers.
 
 Example::
 
     client = AdminClient("http://127.0.0.1:3000", AdminKeyAuth(admin_key))
-    client = AdminClient("https://<api>.execute-api.eu-west-1.amazonaws.com/prod",
-                         IamAuth.from_aws_chain(region=None))
-    key = client.post("/openai/v1/api-keys", {"name": "chatbot-prod"})
-    for team in client.list_all("/openai/v1/teams"):
-        print(team["id"])
 """
 
 from __future__ import annotations

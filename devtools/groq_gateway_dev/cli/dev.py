@@ -1,12 +1,5 @@
 """``groq-gateway dev``: the whole gateway on one port, with local AWS and an optional simulator.
-
-What starts, in order: moto's server (DynamoDB, Secrets Manager, SNS) provisioned from
-template.yaml; the Groq simulator when ``--simulate`` is given; the proxy and admin apps loaded
-from ``functions/`` behind a local copy of API Gateway's routing; the scheduled functions on a
-local timer. ``GET /healthz`` answers 200 once all of it is up. The admin routes' ``/iam/``
-copies take SigV4 signatures made with the local credentials (``LOCAL_AWS_ENV``), as API
-Gateway's ``AWS_IAM`` check would. SIGINT or SIGTERM stops
-everything it started.
+See docs/architecture.md#the-local-run-groq-gateway-dev.
 """
 
 from __future__ import annotations

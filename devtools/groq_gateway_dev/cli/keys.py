@@ -4,7 +4,6 @@ Example::
 
     groq-gateway keys create chatbot-prod --team chatbot --models llama-3.1-8b-instant --rpm 500
     groq-gateway keys update 0123456789abcdef --status paused --reason "incident 42"
-    groq-gateway keys revoke 0123456789abcdef
 """
 
 from __future__ import annotations

@@ -1,19 +1,8 @@
-"""The ``groq-gateway`` command line: the local run and the admin API.
-
-Admin commands talk to a gateway (``--url``, default ``$GROQ_GATEWAY_URL``) with an admin key
-(``--admin-key``, default ``$GROQ_GATEWAY_ADMIN_KEY``) or, with ``--sigv4`` (and ``--region``),
-with a SigV4 signature from the usual AWS credential chain on the admin routes under ``/iam``;
-``--json`` prints the API's JSON.
-An error is one line on stderr and a non-zero exit code (1: the gateway refused or could not
-be reached; 2: the command line is incomplete).
+"""The ``groq-gateway`` command line: the local run and the admin API. An error is one line on
+stderr, exit code 1 (refused or unreachable) or 2 (incomplete). See docs/admin-api.md#command-line.
 
 Example::
 
-    groq-gateway dev --simulate --port 3000
-    export GROQ_GATEWAY_URL=http://127.0.0.1:3000 GROQ_GATEWAY_ADMIN_KEY=...
-    groq-gateway teams apply examples/teams.yaml
-    groq-gateway keys create chatbot-prod --team chatbot --rpm 500 --tpm 100000
-    groq-gateway usage
     groq-gateway --url "$STAGE_URL" --sigv4 --region eu-west-1 audit
 """
 

@@ -2,7 +2,6 @@
 
 Example::
 
-    groq-gateway usage                         # today and month to date, per key and team
     groq-gateway usage --start 2026-11-01 --group-by team,model --bucket month
     groq-gateway audit --action api_key.revoked --limit 20
 """

@@ -1,15 +1,9 @@
-"""``groq-gateway teams create|list|show|update|delete|apply``: teams.
-
-``apply FILE`` reads teams from YAML or JSON (``{"teams": [{"id": ..., ...}]}``, the fields of
-``POST /openai/v1/teams``), checks the whole file first, then creates each team that does not
-exist and changes, in the ones that do, exactly the fields the file gives that differ. Fields a
-team leaves out keep their current values. Applying the same file twice changes nothing the
-second time (and writes no audit entry).
+"""``groq-gateway teams create|list|show|update|delete|apply``: teams. ``apply FILE`` creates the
+teams missing and changes only the fields that differ, so applying twice changes nothing.
 
 Example::
 
     groq-gateway teams apply examples/teams.yaml
-    groq-gateway teams update research --models llama-3.3-70b-versatile --budget 200
 """
 
 from __future__ import annotations

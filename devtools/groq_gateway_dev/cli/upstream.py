@@ -1,17 +1,9 @@
-"""``groq-gateway upstream``: the pool of upstream Groq keys in Secrets Manager.
-
-Groq has no API that creates keys. An operator creates one in the Groq console and stages it
-here; the rotation function promotes it (see docs/operations.md). The key goes from stdin (or
-a hidden prompt) straight into Secrets Manager: never an argument, so never in shell history,
-and never printed back (only its first characters).
-
-These commands use the usual AWS credential chain (and ``AWS_ENDPOINT_URL`` locally).
+"""``groq-gateway upstream``: stage Groq keys in Secrets Manager for the rotation function to
+promote. A key is read from stdin or a hidden prompt, never an argument, never printed back.
 
 Example::
 
     groq-gateway upstream add-key --secret-id "$UPSTREAM_SECRET_ARN" < new-key.txt
-    groq-gateway upstream status --secret-id "$UPSTREAM_SECRET_ARN"
-    groq-gateway upstream rotate --secret-id "$UPSTREAM_SECRET_ARN"
 """
 
 from __future__ import annotations

@@ -1,6 +1,4 @@
-"""The local run of the whole gateway (``groq-gateway dev``), built from template.yaml itself.
-
-Nothing here is deployed: the Lambda functions run their real code, while this package plays
-the parts AWS plays in the cloud (API Gateway's routing, the scheduler's timer) and starts
-moto's server for DynamoDB and Secrets Manager.
+"""The local run of the whole gateway (``groq-gateway dev``), built from template.yaml: the
+functions' real code, AWS's parts played locally.
+See docs/architecture.md#the-local-run-groq-gateway-dev.
 """

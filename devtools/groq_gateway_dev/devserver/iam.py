@@ -1,23 +1,5 @@
 """API Gateway's ``AWS_IAM`` check, played locally: verify a request's SigV4 signature.
-
-For the routes the template marks ``Auth: {Authorizer: AWS_IAM}`` (the admin routes' ``/iam/``
-copies), ``groq-gateway dev`` does what API Gateway does before the function runs. It
-recomputes the request's Signature Version 4 with botocore's :class:`~botocore.auth.SigV4Auth`
-(service ``execute-api``, the local region) from the local credentials
-(:data:`~groq_gateway_dev.devserver.local_aws.LOCAL_AWS_ENV`), over the same method, path, query,
-signed headers and body, and compares it in constant time. A request more than 5 minutes
-away from the local clock is refused, as in AWS. The one IAM user the local run knows is
-:data:`LOCAL_IAM`; its identity goes into the request context the app receives.
-
-Refusals carry API Gateway's response type: ``MISSING_AUTHENTICATION_TOKEN`` (no signature at
-all; template.yaml answers it with a 404), ``INCOMPLETE_SIGNATURE`` and ``INVALID_SIGNATURE``
-(403). Only the ``Authorization`` header form with ``X-Amz-Date`` is played (what botocore,
-awscurl and ``curl --aws-sigv4`` send); presigned URLs are not.
-
-Example::
-
-    request = SignedRequest("GET", "http://127.0.0.1:3000/iam/openai/v1/teams", headers, b"")
-    LOCAL_IAM.verify(request, now=datetime.now(UTC))  # raises SignatureRefused, or returns
+See docs/architecture.md#the-local-run-groq-gateway-dev.
 """
 
 from __future__ import annotations

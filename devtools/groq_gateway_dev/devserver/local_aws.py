@@ -1,12 +1,9 @@
 """The local AWS endpoint: moto's server in a child process, provisioned from template.yaml.
 
-Tables and secrets are created from the template's own resource definitions, so the local
-run cannot drift from what ``sam deploy`` creates.
-
 Example::
 
     with MotoServer.start() as moto:
-        names = provision(TemplateModel.load(path), moto.endpoint, secret_values={...})
+        names = provision(TemplateModel.load(path), moto.endpoint)
 """
 
 from __future__ import annotations

@@ -1,26 +1,9 @@
-"""moto's server, with each request handled atomically, as DynamoDB handles each write.
+"""moto's server made closer to DynamoDB: atomic requests, cheap transactions, short GCs.
+See docs/architecture.md#the-local-run-groq-gateway-dev.
 
-moto's own server runs requests in threads and its DynamoDB checks a condition and then
-writes, without a lock: two concurrent conditional updates can both pass. Real DynamoDB
-never lets that happen, and the gateway's limits rely on it. This wrapper serves moto's
-application with one lock around each request (requests stay on their own threads and
-connections; only their handling is serialized), so concurrency tests measure the gateway,
-not the emulator.
+Example::
 
-It also makes moto's ``TransactWriteItems`` snapshot only the items a transaction touches.
-moto deep-copies the whole table before every transaction (to roll back on a cancellation),
-so each admission would cost time in proportion to everything the table holds (every
-metering item ever written), which DynamoDB does not; the benchmark (bench/) would then
-measure the emulator's growth, not the gateway. What a cancelled transaction leaves behind
-is the same either way: the touched items as they were.
-
-And it keeps Python's full garbage collections short: moto holds every item as Python
-objects, and a full collection walks them all (45 to 50 ms once a benchmark has filled the
-table), stalling every request behind the lock, which DynamoDB does not do. What has
-survived a full collection (and moto's own modules, at start) is frozen (``gc.freeze``), so
-the next collections walk only what is newer.
-
-Run: ``python -m groq_gateway_dev.devserver.moto_server --host 127.0.0.1 --port 5000``
+    python -m groq_gateway_dev.devserver.moto_server --host 127.0.0.1 --port 5000
 """
 
 from __future__ import annotations

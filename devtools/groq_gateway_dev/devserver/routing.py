@@ -1,19 +1,9 @@
 """API Gateway's routing, played locally: one port, each path to the function that owns it.
-
-The routes come from the template's ``Api`` events. As in API Gateway, a literal path beats a
-path with variables, and a greedy ``{proxy+}`` matches last. A route whose event has
-``Auth: {Authorizer: AWS_IAM}`` is answered only for a request signed (SigV4) with the local
-credentials (:mod:`groq_gateway_dev.devserver.iam`); the function then gets API Gateway's request
-context, with the local IAM user as the caller, in ``x-amzn-request-context``, as the Lambda
-Web Adapter passes it.
+See docs/architecture.md#the-local-run-groq-gateway-dev.
 
 Example::
 
-    router = ApiRouter([(ApiRoute("ANY", "/openai/v1/{proxy+}"), proxy_app)])
-    router = ApiRouter(
-        [(ApiRoute("ANY", "/iam/openai/v1/teams", authorizer="AWS_IAM"), admin_app)],
-        iam=LOCAL_IAM,
-    )
+    router = ApiRouter([(ApiRoute("ANY", "/openai/v1/{proxy+}"), proxy_app)], iam=LOCAL_IAM)
 """
 
 from __future__ import annotations

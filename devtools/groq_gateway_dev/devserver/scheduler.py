@@ -1,7 +1,5 @@
-"""EventBridge Scheduler, played locally: each scheduled function's handler on a timer.
-
-Only ``rate(...)`` expressions run locally (cron expressions are reported and skipped). The
-event is the schedule's ``Input`` from the template, as the scheduler would deliver it.
+"""EventBridge Scheduler, played locally: each scheduled function's handler on a timer, given
+the schedule's ``Input`` from the template (``rate(...)`` schedules only).
 """
 
 from __future__ import annotations

@@ -1,14 +1,5 @@
-"""Reading template.yaml: the one description of the system, for the local run and the tests.
-
-The loader understands CloudFormation's short tags (``!Ref``, ``!Sub``, ``!GetAtt`` ...) and
-turns them into their long forms. :class:`TemplateModel` answers what the local run needs:
-tables, secrets, functions with their routes and schedules, and the environment each
-function gets, with references resolved against local names.
-
-Example::
-
-    model = TemplateModel.load(Path("template.yaml"))
-    for table in model.tables(): ...
+"""Reading template.yaml, short tags (``!Ref``, ``!Sub`` ...) included: the tables, secrets,
+functions, routes, schedules and environments the local run and the tests need.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
-"""A Groq API simulator for local development, tests and benchmarks.
+"""A Groq API simulator for local runs, tests and benchmarks: deterministic replies, Groq's
+errors, usage and rate-limit headers, and test controls under `/_simulator/`.
 
-`create_app()` returns a Starlette app that answers like `https://api.groq.com/openai/v1`
-(deterministic replies, Groq's errors, usage and rate-limit headers) and takes test
-controls under `/_simulator/`. Run it with `python -m groq_gateway_dev.simulator`.
+Example::
+
+    python -m groq_gateway_dev.simulator --port 8090
 """
 
 from .app import ORGANIZATION, Simulator, StreamCut, create_app

@@ -29,7 +29,8 @@ DEFAULT_MODELS: tuple[SimulatedModel, ...] = (
     SimulatedModel("openai/gpt-oss-120b", "OpenAI", 131_072),
     SimulatedModel("openai/gpt-oss-20b", "OpenAI", 131_072),
     SimulatedModel("qwen/qwen3.6-27b", "Alibaba Cloud", 131_072),
-    # The seed's models: retired on free/developer tiers, still served to enterprise accounts.
+    # The example teams' models: retired on free/developer tiers, still served to enterprise
+    # accounts.
     SimulatedModel("llama-3.3-70b-versatile", "Meta", 131_072),
     SimulatedModel("llama-3.1-8b-instant", "Meta", 131_072),
     SimulatedModel("whisper-large-v3", "OpenAI", 448, kind="transcription"),

@@ -26,7 +26,7 @@ from groq_gateway.core.metric_names import CATALOGUE, Dimension, MetricName, Met
 from groq_gateway.proxy.telemetry import RequestTelemetry
 from groq_gateway_dev.devserver.template import load_template
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PACKAGE = ROOT / "layers" / "gateway" / "groq_gateway"
 STACK = "groq-gateway-test"
 REGION = "us-east-1"

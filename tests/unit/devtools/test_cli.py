@@ -1,7 +1,9 @@
-"""The admin commands against a fake gateway (httpx's MockTransport): requests and output."""
+"""The command line: admin commands against a fake gateway (httpx's MockTransport), and
+`groq-gateway dev` without the local extra."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -11,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from groq_gateway_dev.cli import main as cli_main
 from groq_gateway_dev.cli.main import build_parser, run_admin_command
 from groq_gateway_dev.devserver.iam import LOCAL_IAM, SignatureRefused, SignedRequest
 
@@ -374,3 +377,25 @@ def test_usage_shows_what_budget_leases_hold_of_the_organisation_cap(
     org_line = next(line for line in out.splitlines() if line.startswith("all keys"))
     assert "held by budget leases" not in key_line
     assert org_line.endswith("$997.50 of $1,000.00 ($2.00 held by budget leases)"), org_line
+
+
+@pytest.mark.parametrize("absent", ["moto", "flask"])
+def test_dev_without_the_local_extra_says_in_one_line_what_to_install(
+    absent: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    real_find_spec = importlib.util.find_spec
+
+    def find_spec(name: str, *args: Any) -> Any:
+        return None if name == absent else real_find_spec(name, *args)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    assert cli_main.main(["dev", "--simulate"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "pip install 'groq-gateway[local]'" in err
+    assert "Traceback" not in err
+
+
+def test_the_local_extra_is_what_dev_checks_for() -> None:
+    """The modules `dev` looks for are those the local extra installs, and all are here."""
+    assert cli_main.missing_local_extra() is None

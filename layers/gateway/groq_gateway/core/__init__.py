@@ -1,1 +1,1 @@
-"""core"""
+"""The domain and what every function shares: records, rules, settings, logging, errors."""

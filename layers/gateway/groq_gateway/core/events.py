@@ -1,14 +1,8 @@
 """The gateway's own events on the alerts topic: one JSON object each, told apart by ``kind``.
-
-The usage poller and the rotation function publish them; the notifier turns each into a chat
-message (:mod:`groq_gateway.notifier.messages`). Money is a decimal string in USD (``"80.10"``),
-periods are billing months (``"2026-11"``), times are ISO 8601 in UTC.
+Money is a decimal string in USD (``"80.10"``), periods are billing months, times ISO 8601 UTC.
 
 Example::
 
-    event = BudgetThresholdEvent(scope="team", scope_id="chatbot", threshold_percent=80,
-                                 spend_usd=Decimal("80.10"), budget_usd=Decimal("100.00"),
-                                 period="2026-11")
     GATEWAY_EVENT.validate_json(event.model_dump_json())  # the same event back
 """
 

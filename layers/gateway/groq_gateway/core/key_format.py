@@ -1,22 +1,9 @@
-"""Gateway key format, generation and hashing.
-
-A gateway key looks like ``ggw_<key_id>_<secret>``:
-
-* ``ggw_`` marks a gateway (inference) key; admin keys use ``ggwadm_`` so neither kind can be
-  mistaken for the other on any route;
-* ``key_id`` (16 lowercase letters and digits) is the key's stable identity: rotation changes
-  only the secret, so limits, budgets and usage history stay attached to the id;
-* ``secret`` is 43 characters of base62 (256 bits of randomness).
-
-Only a SHA-256 digest of the secret is ever stored. The secret is random and long, so a slow
-password hash would add latency without adding safety.
+"""Gateway and admin keys (``ggw_<key id>_<secret>``, ``ggwadm_...``): minting, parsing, hashing.
+See docs/architecture.md#keys.
 
 Example::
 
-    minted = mint_key(GATEWAY_KEY_PREFIX)
-    parsed = parse_key(minted.plaintext, GATEWAY_KEY_PREFIX)
-    assert parsed is not None and parsed.key_id == minted.key_id
-    assert hmac.compare_digest(hash_secret(parsed.key_id, parsed.secret), minted.secret_hash)
+    parsed = parse_key(mint_key(GATEWAY_KEY_PREFIX).plaintext, GATEWAY_KEY_PREFIX)
 """
 
 from __future__ import annotations

@@ -1,13 +1,9 @@
-"""Admission: the per-minute limits and monthly caps a request is checked against.
-
-The domain decides *what* to count (this module); the store counts it atomically
-(:mod:`groq_gateway.store.counters`). Windows are calendar minutes and calendar months in
-UTC, so every instance agrees on them and the reset time is simply the window's end.
+"""Admission: the minute windows and monthly caps a request counts against; the store counts it.
+See docs/architecture.md#admission-and-settlement.
 
 Example::
 
-    plan = admission_plan(key, team, org_cap_micros, now, estimated_tokens=900, cost_micros=120)
-    store.counters.admit(plan)  # raises LimitExceededError naming the limit
+    store.counters.admit(admission_plan(key, team, cap, now, estimated_tokens=900, cost_micros=9))
 """
 
 from __future__ import annotations
@@ -51,7 +47,7 @@ class SpendReservation:
 
     scope: Scope
     scope_id: str
-    month: str  # YYYY-MM, UTC
+    month: str  # YYYY-MM, billing month (BillingTimezone)
     micros: int
     cap_micros: int | None
 

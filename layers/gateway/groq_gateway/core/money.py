@@ -1,7 +1,5 @@
 """Money: counted in integer micro-dollars (exact sums with DynamoDB's ``ADD``), shown in USD.
-
-One rounding rule: an amount in USD becomes micro-dollars rounded up, so a cost is never
-under-counted and a budget of whole micro-dollars is exact.
+One rounding rule: USD becomes micro-dollars rounded up, so a cost is never under-counted.
 """
 
 from __future__ import annotations

@@ -1,8 +1,5 @@
-"""The Powertools Logger, Metrics and Tracer shared by every function.
-
-Service name and metrics namespace come from ``POWERTOOLS_SERVICE_NAME`` and
-``POWERTOOLS_METRICS_NAMESPACE`` (set in template.yaml). Nothing logged here may contain a key,
-a prompt or a completion: log ids, names, counts and sizes only.
+"""The Powertools Logger, Metrics and Tracer every function shares (names from template.yaml).
+Never log a key, a prompt or a completion: ids, names, counts and sizes only.
 """
 
 from __future__ import annotations

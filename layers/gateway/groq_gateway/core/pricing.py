@@ -1,14 +1,9 @@
-"""Prices as data: Groq's published prices, overridable per deployment.
-
-Costs are integer micro-dollars, rounded up, so the sum of many small requests never falls
-below what Groq bills. A model without a price is metered in tokens and flagged
-``unpriced``; it is never silently free.
+"""Prices as data: Groq's published prices, overridable per deployment. Costs are micro-dollars
+rounded up; a model without a price is metered in tokens and flagged ``unpriced``, never free.
 
 Example::
 
-    book = PriceBook.load()
-    book.token_cost("openai/gpt-oss-20b", prompt_tokens=1000, completion_tokens=200)
-    # Cost(micros=135, unpriced=False)
+    PriceBook.load().token_cost("openai/gpt-oss-20b", prompt_tokens=1000, completion_tokens=200)
 """
 
 from __future__ import annotations

@@ -1,8 +1,4 @@
-"""The domain's records, as pydantic models: what the store keeps and the APIs return.
-
-Money is kept in integer micro-dollars (``1 USD = 1_000_000``) wherever it is counted, so that
-DynamoDB's atomic ``ADD`` sums exactly; budgets are configured in USD as decimals.
-"""
+"""The domain's records as pydantic models: what the store keeps and the APIs return."""
 
 from __future__ import annotations
 
@@ -147,8 +143,8 @@ class TeamStatus(StrEnum):
 
 
 class Team(BaseModel):
-    """A team (the seed's ``TEAM_MODEL_ACCESS``, as data). A key's effective rights are its
-    own intersected with its team's: a key never exceeds its team."""
+    """A team: which models its keys may use, its limits and budget. A key's effective rights
+    are its own intersected with its team's: a key never exceeds its team."""
 
     model_config = ConfigDict(frozen=True)
 

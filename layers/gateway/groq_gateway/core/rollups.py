@@ -1,20 +1,5 @@
-"""Usage rollups: the proxy's daily metering items summed per key, team, model and org.
-
-The proxy meters every call into one item per key, model and UTC day
-(:class:`~groq_gateway.core.records.DailyUsage`). The usage poller sums those items into rollups for
-each UTC day and each UTC month, for four scopes: every key, every team (the team a call was
-metered under), every model, and the organisation. Rollups are always computed from the
-source items and stored as absolute values, so computing them again for the same period gives
-the same rollups and a repeated run changes nothing.
-
-Periods are UTC days and UTC calendar months, like the metering items they sum. (Budgets are
-counted in billing months, which follow ``BillingTimezone``; with the default, UTC, the two
-months are the same.)
-
-This module is pure: no AWS, no clock. Example::
-
-    rollups = roll_up(usages, months={"2026-11"})
-    rollups[RollupKey(RollupScope.TEAM, "chatbot", month_period("2026-11"))].cost_micros
+"""Usage rollups: daily metering summed per key, team, model and org, for each UTC day and
+month, as absolute values. Pure: no AWS, no clock.
 """
 
 from __future__ import annotations

@@ -1,7 +1,5 @@
-"""Turning exceptions into OpenAI-format HTTP answers, for every ASGI app of the gateway.
-
-An unexpected exception becomes a plain 500 with no stack trace and no request content; the
-log gets the exception type and the request id only.
+"""Exceptions as OpenAI-format HTTP answers, for every ASGI app of the gateway. An unexpected
+one is a plain 500 without stack trace or request content; the log gets its type and request id.
 """
 
 from __future__ import annotations

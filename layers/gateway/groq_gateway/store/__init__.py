@@ -1,14 +1,9 @@
-"""The DynamoDB adapter: the only package that knows item layouts and key schemas.
-
-One table holds every record; each kind of record has its own small repository, reached
-through :class:`GatewayStore`. See docs/architecture.md for the table design and every
-access pattern.
+"""The DynamoDB adapter: the only package that knows item layouts and key schemas, with one
+repository per kind of record. See docs/architecture.md#the-table.
 
 Example::
 
-    store = GatewayStore(table_name="gateway")
-    store.keys.create(key)
-    assert store.keys.get(key.key_id) == key
+    GatewayStore(table_name="gateway").keys.get(key_id)
 """
 
 from __future__ import annotations
@@ -35,12 +30,8 @@ if TYPE_CHECKING:
 
 
 class GatewayStore:
-    """Every repository over one table.
-
-    The proxy's repositories (keys, teams, counters, organisation budget leases, usage,
-    secret use) are built at once;
-    the admin's and the poller's on first use, so that the proxy's cold start does not
-    import their modules (and the pydantic models they define).
+    """Every repository over one table. The proxy's are built at once; the admin's and the
+    poller's on first use, so that the proxy's cold start does not import their modules.
     """
 
     def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:

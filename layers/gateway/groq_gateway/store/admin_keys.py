@@ -1,13 +1,5 @@
-"""Admin key records: ``pk = ADMINKEY#<key id>``, ``sk = ADMINKEY``; listed through
-``gsi1 = ADMINKEYS`` / ``<created_at>#<key id>``, newest first.
-
-Writes are transaction items (:meth:`AdminKeyStore.put_new`, :meth:`AdminKeyStore.update`)
-that the admin API commits together with their audit entry.
-
-Example::
-
-    store.audit.commit(entry, [store.admin_keys.put_new(admin_key)])
-    assert store.admin_keys.get(admin_key.key_id) == admin_key
+"""Admin key records (``ADMINKEY#<key id>``), written as transaction items that the admin API
+commits with their audit entry. See docs/architecture.md#the-table.
 """
 
 from __future__ import annotations

@@ -1,15 +1,9 @@
-"""The audit log: ``pk = AUDIT#<YYYY-MM>``, ``sk = <timestamp>#<entry id>``; entries of one
-admin are also on ``gsi1 = AUDITBY#<actor id>`` / ``<timestamp>#<entry id>``.
-
-Every admin change is written through :meth:`AuditStore.commit`: the change's own writes and
-the entry in one ``TransactWriteItems``, so a change never lands without its entry and an
-entry never records a change that did not happen. ``before`` and ``after`` are stored as JSON
-text (exact round trip, nothing DynamoDB could reinterpret).
+"""The audit log (``AUDIT#<YYYY-MM>``): every admin change is committed in one transaction
+with its entry. See docs/architecture.md#access-patterns.
 
 Example::
 
     store.audit.commit(entry, [store.teams.put_new(team)])
-    page = store.audit.list_page(first_day=date(2026, 11, 1), last_day=date(2026, 11, 30))
 """
 
 from __future__ import annotations

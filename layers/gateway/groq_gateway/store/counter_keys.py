@@ -1,13 +1,5 @@
-"""Where the counters live in the table, for the modules that write them.
-
-One partition per scope: ``KEY#<id>``, ``TEAM#<id>`` or ``ORG``. In it, the scope's minute
-windows (``RL#<YYYYMMDDHHMM>``) and months (``SPEND#<YYYY-MM>``),
-:mod:`groq_gateway.store.counters`; in the organisation's, also its budget leases
-(``LEASE#<YYYY-MM>#<lease id>``), :mod:`groq_gateway.store.org_leases`.
-
-Example::
-
-    table.get(scope_pk(Scope.TEAM, "search"), month_sk("2026-11"))
+"""Where the counters live: one partition per scope (``KEY#<id>``, ``TEAM#<id>``, ``ORG``)
+holding its minute windows, its months and (the organisation's) budget leases.
 """
 
 from __future__ import annotations

@@ -1,22 +1,5 @@
-"""Counters that admit requests and settle them: the only writes on the proxy's path.
-
-Items (every ``pk`` is the scope's: ``KEY#<id>``, ``TEAM#<id>`` or ``ORG``):
-
-* per-minute window ``sk = RL#<YYYYMMDDHHMM>``: ``requests``, ``tokens``; ``ttl`` two
-  minutes after the window ends;
-* month ``sk = SPEND#<YYYY-MM>``: ``committed_micros`` (settled spend plus what requests in
-  flight reserved) and ``spent_micros`` (settled spend only).
-
-:meth:`CounterStore.admit` is one conditional write: an ``UpdateItem`` when one item is
-involved, else one ``TransactWriteItems``. DynamoDB cannot add inside a condition, so each
-condition compares the stored count with ``limit - this request``, computed here. Either
-every counter is incremented or none is, so limits hold across all Lambda instances.
-
-:meth:`CounterStore.settle` replaces the reservation with the real figures and adds the
-metering item, in one transaction, after the response. A request whose organisation share
-was held on a budget lease (:mod:`groq_gateway.core.budget_leases`) has no organisation counter in
-its plan; its settlement records the cost on the lease item only
-(:mod:`groq_gateway.store.org_leases`).
+"""Counters: a request admitted in one conditional write, and settled after its response.
+See docs/architecture.md#admission-and-settlement.
 """
 
 from __future__ import annotations

@@ -1,13 +1,5 @@
-"""Gateway key records: ``pk = KEY#<key id>``, ``sk = KEY``; listed through ``gsi1 = KEYS``.
-
-The admin API writes keys through transaction items (:meth:`KeyStore.put_new`,
-:meth:`KeyStore.update`) that it commits together with their audit entry; the rotation
-function changes a key's status with :meth:`KeyStore.set_status`.
-
-Example::
-
-    store.audit.commit(entry, [store.keys.put_new(key)])
-    page = store.keys.list_page(team_id="chatbot", status=KeyStatus.ACTIVE, limit=20)
+"""Gateway key records (``KEY#<key id>``): the admin API's writes are transaction items committed
+with their audit entry; the rotation function changes a status with :meth:`KeyStore.set_status`.
 """
 
 from __future__ import annotations

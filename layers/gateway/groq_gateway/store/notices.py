@@ -1,26 +1,5 @@
-"""Notification markers and the outbox: how each gateway event is published exactly once.
-
-* Budget threshold markers, one per scope, threshold and billing month:
-  ``pk = NOTICES#<YYYY-MM>``, ``sk = budget#<scope>#<id>#<threshold>``; ``ttl`` two months
-  after the billing month ends. One query reads a month's markers.
-* Model retirement markers, one per model: ``pk = NOTICES#MODELS``, ``sk = retired#<model>``.
-* The outbox: ``pk = OUTBOX``, ``sk = <created_at>#<event id>``, holding the event's JSON until
-  it is published; ``ttl`` 14 days (an event SNS refused for two weeks is dropped).
-
-A marker is written in the same transaction as the outbox entry of its event, and a pause or
-resume writes its outbox entry in the same transaction as the key's or team's change and its
-audit entry. So an event is never lost and never announced twice, whatever fails: a failed
-publish leaves the entry in the outbox for the next run, and the marker (written already)
-only stops the event from being *created* again. Publishing claims an entry first (a lease),
-so two overlapping runs do not both publish it.
-
-Example::
-
-    store.audit.commit(entry, [store.keys.update(key, paused), notices.outbox_put(event, now)])
-    for pending in notices.pending():
-        if notices.claim(pending, now):
-            publish(pending.event_json)
-            notices.delete(pending)
+"""Notification markers and the outbox: each gateway event is created once and kept until a run
+has published it. See docs/architecture.md#access-patterns.
 """
 
 from __future__ import annotations

@@ -1,37 +1,9 @@
-"""Organisation budget leases in the table (the in-memory half:
-:mod:`groq_gateway.core.budget_leases`).
-
-Item: ``pk = ORG``, ``sk = LEASE#<YYYY-MM>#<lease id>`` with ``granted_micros``,
-``used_micros`` (real cost of the requests settled on it), ``draw_until`` and
-``reclaim_after`` (epoch seconds) and a ``ttl`` a week after ``reclaim_after``.
-
-The organisation's month item (``ORG / SPEND#<YYYY-MM>``) and the leases keep these sums, each
-change made in one transaction with the matching change on the other side:
-
-* ``committed_micros`` = settled spend + what requests in flight reserved directly + the
-  ``granted_micros`` of every live lease, less what was given back;
-* month spend = the item's ``spent_micros`` + the ``used_micros`` of every live lease
-  (:meth:`OrgLeaseStore.month_spend` reads both in one query).
-
-So a request drawn on a lease writes only its lease item, never the organisation's:
-
-* :meth:`OrgLeaseStore.take`: ``committed += granted`` under the cap's condition; the lease
-  item is created.
-* settlement (:func:`settle_update`): ``used += cost`` on the lease item, which must still
-  exist; if the poller reclaimed it first, the cost goes on the organisation item directly
-  (:func:`reclaimed_settle_update`).
-* :meth:`OrgLeaseStore.give_back` (the instance's release, the poller's reclaim): the lease
-  item is deleted
-  (only if ``used_micros`` is what the caller saw), ``committed -= granted - used`` and
-  ``spent += used`` on the organisation item.
+"""Organisation budget leases in the table. See docs/architecture.md#organisation-budget-leases.
 
 Example::
 
-    leases = OrgLeaseStore(table)
-    if leases.take(request, cap_micros=1_000_000_000, grace_seconds=600):
-        ...
     for lease in leases.expired(now=time.time()):
-        leases.give_back(lease)  # what the poller does
+        leases.give_back(lease)  # the poller's reclaim
 """
 
 from __future__ import annotations

@@ -1,17 +1,9 @@
 """Pages of query results with an opaque cursor: how every admin list is paginated.
-
-A cursor is the sort key of the last item of a page, wrapped as URL-safe base64 of JSON so
-clients treat it as opaque. Each repository checks the decoded value against the shape of its
-own sort keys and builds DynamoDB's ``ExclusiveStartKey`` from it, so a forged cursor can
-only ever start a query somewhere inside the partition the repository queries.
-
-A page holds up to ``limit`` items. One item more is read when there is one, so
-``next_cursor`` is set exactly when another page has items, even with filter expressions.
+See docs/architecture.md#access-patterns.
 
 Example::
 
     page = first_page(table, [query], limit=20, cursor_of=lambda item: item["gsi1sk"])
-    next_page_start = decode_cursor(page.next_cursor) if page.next_cursor else None
 """
 
 from __future__ import annotations

@@ -1,21 +1,5 @@
-"""Usage rollup items: the usage poller's sums of metering per scope and period.
-
-``pk = ROLLUP#<scope>#<id>`` (scope ``key``, ``team``, ``model`` or ``org``; the org's id is
-``org``), ``sk = DAY#<YYYY-MM-DD>`` or ``MONTH#<YYYY-MM>``; every rollup of one period is also
-on ``gsi1 = ROLLUPS#<DAY|MONTH>#<period>`` / ``<scope>#<id>``, so one query lists a period's
-rollups of every scope (e.g. every team's November). Day rollups expire with the metering
-items they sum (``ttl``, 400 days); month rollups carry no ``ttl`` and keep the long history.
-
-Each write is one ``PutItem`` of a complete rollup (absolute values, never increments), so an
-interrupted run leaves every rollup either as it was or fully updated. The put is conditional
-on ``computed_at``: a run whose reading of the metering items is older than the stored
-rollup's never overwrites it. The org's month rollup carries ``complete`` once its month is
-closed and every late settlement is in.
-
-Example::
-
-    stored = store_rollups.for_period(month_period("2026-11"))
-    store_rollups.put(RollupKey(RollupScope.ORG, "org", month_period("2026-11")), totals, now)
+"""Usage rollup items (``ROLLUP#<scope>#<id>``): each write a complete ``PutItem`` that an
+older reading never overwrites. See docs/architecture.md#the-table.
 """
 
 from __future__ import annotations

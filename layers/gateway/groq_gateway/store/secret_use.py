@@ -1,10 +1,5 @@
-"""When a replaced secret was last used, and from where: ``KEY#<key id>`` /
-``SEEN#<first 16 hex digits of its hash>``.
-
-The proxy writes it in its settlement transaction, only for requests made with a secret a
-rotation has replaced (the current secret is never tracked: no extra write on the normal
-path). The rotation function reads it to retire a secret only once it has gone quiet, and
-to say where the traffic comes from when the deadline nears.
+"""When and from where a replaced secret was last used (``SEEN#`` items): written at settlement
+for replaced secrets only, read by the rotation function to retire the quiet ones.
 """
 
 from __future__ import annotations

@@ -1,8 +1,5 @@
-"""The one DynamoDB table, behind a thin wrapper: serialization and error translation.
-
-Every repository in this package (keys, teams, ...) writes through a :class:`Table`, so
-there is one place that turns botocore errors into the store's two exceptions and Python
-values into DynamoDB's attribute values.
+"""The one DynamoDB table behind a thin wrapper that every repository writes through: Python
+values to attribute values, botocore errors to the store's two exceptions.
 """
 
 from __future__ import annotations

@@ -1,14 +1,8 @@
-"""Team records: ``pk = TEAM#<team id>``, ``sk = TEAM``; listed through ``gsi1 = TEAMS``.
-
-Besides the team's fields, the item keeps ``live_keys``: how many keys that are not revoked
-name the team. Every write that gives a team a key or takes one away adjusts it in the same
-transaction (:meth:`TeamStore.key_joined`, :meth:`TeamStore.key_left`), and
-:meth:`TeamStore.delete` requires it to be zero, so a team can never be deleted while a key
-that could still be used points at it, even when the two changes race.
+"""Team records (``TEAM#<team id>``) with their ``live_keys`` count, which keeps a team from
+being deleted while a usable key names it. See docs/architecture.md#access-patterns.
 
 Example::
 
-    store.audit.commit(entry, [store.keys.put_new(key), store.teams.key_joined(team)])
     store.audit.commit(entry, [store.teams.delete(team)])  # refused while live_keys > 0
 """
 

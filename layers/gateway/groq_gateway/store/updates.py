@@ -1,10 +1,8 @@
-"""Conditional updates of versioned records (keys, teams): the admin API's one way to change
-a record it read.
+"""Conditional updates of keys and teams: the changed fields, if the version is still the one read.
 
 Example::
 
-    change = versioned_update(table, {"pk": "TEAM#chatbot", "sk": "TEAM"}, before, after)
-    store.audit.commit(entry, [change])
+    store.audit.commit(entry, [versioned_update(table, {"pk": pk, "sk": "TEAM"}, before, after)])
 """
 
 from __future__ import annotations

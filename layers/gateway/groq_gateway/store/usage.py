@@ -1,12 +1,5 @@
-"""Metering items: what each key used of each model per UTC day.
-
-``pk = KEY#<key id>``, ``sk = USE#<YYYY-MM-DD>#<model>``; items of a key that belongs to a
-team also carry ``gsi1pk = TEAMUSE#<team id>``, ``gsi1sk = <YYYY-MM-DD>#<key id>#<model>`` so
-a team's usage over a date range is one query. Items expire (``ttl``) after
-``RETENTION_DAYS``; monthly rollups (issue #6) keep the long history.
-
-Writes happen in the proxy's settlement transaction (:mod:`groq_gateway.store.counters`);
-this module owns the layout and the reads.
+"""Metering items: what each key used of each model per UTC day, written in the proxy's
+settlement transaction. See docs/architecture.md#the-table.
 """
 
 from __future__ import annotations
