@@ -13,8 +13,8 @@ import pytest
 from groq_gateway.core.limits import Scope
 from groq_gateway.core.periods import month_of, utcnow
 from groq_gateway.core.records import GatewayKey, Team, TeamStatus
-from groq_gateway.proxy.app import ALIAS_HEADER
 from groq_gateway.proxy.app import create_app as create_proxy_app
+from groq_gateway.proxy.pipeline import ALIAS_HEADER
 from tests.integration.conftest import LocalGateway, gateway_settings
 from tests.integration.test_store import new_key_with_plaintext
 from tests.minute_window import in_one_window

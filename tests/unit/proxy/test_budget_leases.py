@@ -1,8 +1,8 @@
-"""The in-memory half of organisation budget leases (groq_gateway.core.budget_leases)."""
+"""The in-memory half of organisation budget leases (groq_gateway.proxy.budget_leases)."""
 
 from __future__ import annotations
 
-from groq_gateway.core.budget_leases import RENEW_BEFORE_SECONDS, OrgBudgetLeases
+from groq_gateway.proxy.budget_leases import RENEW_BEFORE_SECONDS, OrgBudgetLeases
 
 MONTH = "2026-11"
 T0 = 1_795_000_000.0

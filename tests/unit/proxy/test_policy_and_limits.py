@@ -48,10 +48,10 @@ def team(**fields: object) -> Team:
 
 
 def test_a_key_never_exceeds_its_team() -> None:
-    principal = Principal(key(allowed_models=["a", "b"]), team(allowed_models=["b", "c"]))
+    principal = Principal(key=key(allowed_models=["a", "b"]), team=team(allowed_models=["b", "c"]))
     assert allowed_models(principal) == {"b"}
-    assert allowed_models(Principal(key(), None)) is None
-    assert allowed_models(Principal(key(), team(allowed_models=["c"]))) == {"c"}
+    assert allowed_models(Principal(key=key(), team=None)) is None
+    assert allowed_models(Principal(key=key(), team=team(allowed_models=["c"]))) == {"c"}
     with pytest.raises(GatewayError) as error:
         choose_model(principal, "a")
     assert error.value.code == "model_not_available"
@@ -63,43 +63,45 @@ def test_team_alias_is_applied_before_the_allowlist() -> None:
         allowed_models=["openai/gpt-oss-20b"],
         model_aliases={"llama-3.1-8b-instant": "openai/gpt-oss-20b"},
     )
-    choice = choose_model(Principal(key(), aliased), "llama-3.1-8b-instant")
+    choice = choose_model(Principal(key=key(), team=aliased), "llama-3.1-8b-instant")
     assert (choice.model, choice.alias_from) == ("openai/gpt-oss-20b", "llama-3.1-8b-instant")
     with pytest.raises(GatewayError):
-        choose_model(Principal(key(), aliased), "llama-3.1-8b-instant", aliases=False)
+        choose_model(Principal(key=key(), team=aliased), "llama-3.1-8b-instant", aliases=False)
 
 
 def test_paused_teams_are_refused_and_budget_pauses_do_not_retry() -> None:
     with pytest.raises(GatewayError) as budget:
-        check_team(Principal(key(), team(status=TeamStatus.PAUSED, paused_reason="budget")))
+        check_team(
+            Principal(key=key(), team=team(status=TeamStatus.PAUSED, paused_reason="budget"))
+        )
     assert budget.value.status == 429
     assert budget.value.headers["x-should-retry"] == "false"
     with pytest.raises(GatewayError) as paused:
-        check_team(Principal(key(), team(status=TeamStatus.PAUSED)))
+        check_team(Principal(key=key(), team=team(status=TeamStatus.PAUSED)))
     assert paused.value.code == "team_paused"
-    check_team(Principal(key(), team()))
+    check_team(Principal(key=key(), team=team()))
 
 
 def test_endpoint_allowlist_defaults_exclude_files_and_batches() -> None:
     files = resolve_endpoint("GET", "files")
     assert files is not None
     with pytest.raises(GatewayError):
-        check_endpoint(Principal(key(), None), files)
-    check_endpoint(Principal(key(allowed_endpoints=[EndpointGroup.FILES]), None), files)
+        check_endpoint(Principal(key=key(), team=None), files)
+    check_endpoint(Principal(key=key(allowed_endpoints=[EndpointGroup.FILES]), team=None), files)
 
 
 def test_source_addresses() -> None:
     cidrs = ["10.0.0.0/8", "2001:db8::/32"]
 
     def from_address(ip: str | None) -> Principal:
-        return Principal(key(allowed_cidrs=cidrs), None, source_ip=ip)
+        return Principal(key=key(allowed_cidrs=cidrs), team=None, source_ip=ip)
 
     check_source(from_address("10.1.2.3"))
     check_source(from_address("2001:db8::1"))
     for address in ("192.168.1.1", None, "not-an-ip"):
         with pytest.raises(GatewayError):
             check_source(from_address(address))
-    check_source(Principal(key(), None))
+    check_source(Principal(key=key(), team=None))
     context = '{"identity": {"sourceIp": "10.9.9.9"}}'
     assert client_ip({"x-amzn-request-context": context}, "127.0.0.1") == "10.9.9.9"
     assert client_ip({}, "127.0.0.1") == "127.0.0.1"

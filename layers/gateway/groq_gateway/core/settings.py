@@ -1,13 +1,5 @@
-"""Settings read from the environment that template.yaml gives every function.
-
-``groq-gateway dev`` sets the same variables for the local run, so the code never knows
-whether it runs in Lambda or on a laptop. boto3 itself honours ``AWS_ENDPOINT_URL``, which is
-how the local run reaches moto's server instead of AWS.
-
-Example::
-
-    settings = Settings.from_env()
-    settings.table_name
+"""Settings from the environment template.yaml gives every function (``groq-gateway dev``
+sets the same variables, so the code never knows where it runs).
 """
 
 from __future__ import annotations
@@ -36,11 +28,11 @@ class Settings(BaseModel):
     # Where keys with deliver_to_secret get each new secret: "<prefix><key id>".
     key_secret_prefix: str = "groq-gateway/keys/"  # noqa: S105 - a name prefix, not a secret
     org_monthly_cap_usd: Decimal = Decimal(0)
-    # Organisation budget leases (groq_gateway.core.budget_leases): the slice of the organisation's
-    # cap a proxy instance reserves at once and admits requests against in memory; 0 turns
-    # leases off (every request then reserves on the organisation item). A lease is drawn on
-    # for org_lease_seconds; the poller reclaims what an instance never released
-    # org_lease_grace_seconds later, which must be longer than any request can run.
+    # Organisation budget leases (groq_gateway.proxy.budget_leases): the slice of the
+    # organisation's cap a proxy instance reserves at once and admits requests against in
+    # memory; 0 turns leases off (every request then reserves on the organisation item). A
+    # lease is drawn on for org_lease_seconds; the poller reclaims what an instance never
+    # released org_lease_grace_seconds later, which must be longer than any request can run.
     org_lease_usd: Decimal = Field(default=Decimal(1), ge=0)
     org_lease_seconds: float = Field(default=60.0, gt=0, le=3600)
     org_lease_grace_seconds: float = Field(default=600.0, gt=0)

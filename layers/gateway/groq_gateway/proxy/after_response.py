@@ -1,21 +1,5 @@
-"""Work a request leaves for after its response: settlement, metrics and the log line.
-
-:class:`AfterResponseMiddleware` gives every HTTP request an :class:`AfterResponse` list and
-runs it once the app has returned, that is once the whole response (the last stream chunk
-included) has been handed to the server. The client never waits for the work; the work
-always runs, whether the response ended normally, the client went away or the app raised.
-
-In AWS Lambda a sent response ends the invocation, and Lambda may freeze the environment
-at once, in the middle of the work. The internal extension in
-:mod:`groq_gateway.proxy.lambda_extension` holds the environment until the middleware
-reports the invocation's work done.
-
-Example::
-
-    app = AfterResponseMiddleware(starlette_app, on_done=extension.done)
-
-    # in an endpoint
-    after_response(request).add(settle_the_request)
+"""Work a request leaves for after its response (settlement, metrics, the log line), run by a
+middleware once the whole response is sent. See docs/architecture.md#admission-and-settlement.
 """
 
 from __future__ import annotations
@@ -81,11 +65,18 @@ def lambda_request_id(scope: Scope) -> str | None:
 
 
 class AfterResponseMiddleware:
-    """Runs each HTTP request's :class:`AfterResponse` once the app has sent the response.
+    """Runs each HTTP request's :class:`AfterResponse` once the app has sent the response
+    (the last stream chunk included), whether it ended normally, the client went away or the
+    app raised; the client never waits for the work.
 
     ``on_start(request_id)`` and ``on_done(request_id)`` (both optional) bracket every HTTP
     request but those to ``unbracketed`` paths (the readiness probe), after-response work
     included; ``request_id`` is the Lambda invocation's, or None outside Lambda.
+
+    Example::
+
+        app = AfterResponseMiddleware(starlette_app, on_done=extension.done)
+        after_response(request).add(settle_the_request)  # in an endpoint
     """
 
     def __init__(

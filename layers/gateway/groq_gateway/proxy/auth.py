@@ -1,12 +1,5 @@
 """Gateway-key authentication for the proxy, with key and team records from a short cache.
-
-The cache holds records (never plaintext); the presented secret is checked against the
-record's hashes on every request, in constant time. A record is at most ``cache_seconds``
-old, which bounds how long a revocation or a limit change takes to reach every instance.
-
-A record past half its life is read again after the response (on the request's
-after-response work), so a key in steady use is never read before its first upstream byte;
-only a record past its whole life (a key idle for ``cache_seconds``) is read on the way in.
+See docs/architecture.md#request-flow-proxy.
 """
 
 from __future__ import annotations
@@ -45,6 +38,10 @@ def _matching_secret(key: GatewayKey | None, presented: str, now: datetime) -> S
 
 
 class KeyAuthenticator:
+    """Checks the presented secret against the record's hashes, in constant time, on every
+    request. The cache holds records (never plaintext), at most ``cache_seconds`` old; one past
+    half its life is read again after the response, one past its whole life on the way in."""
+
     def __init__(
         self,
         store: GatewayStore,
@@ -101,7 +98,7 @@ class KeyAuthenticator:
             self._refresh_later(later, self._keys, "key", key.key_id, self._store.keys.get)
             if key.team_id:
                 self._refresh_later(later, self._teams, "team", key.team_id, self._store.teams.get)
-        return Principal(key, team, secret)
+        return Principal(key=key, team=team, secret=secret)
 
     def _refresh_later(
         self,

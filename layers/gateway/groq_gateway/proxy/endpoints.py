@@ -1,7 +1,5 @@
-"""The upstream endpoints the proxy forwards, and nothing else.
-
-Only these paths under ``/openai/v1/`` ever reach Groq; any other path is answered 404 here,
-so the proxy can never be used to reach an arbitrary path or host.
+"""The upstream endpoints the proxy forwards, and nothing else: any other path under
+``/openai/v1/`` is a 404 here, so the proxy never reaches an arbitrary path or host.
 """
 
 from __future__ import annotations

@@ -1,27 +1,22 @@
-"""What the proxy needs to know about a request body before forwarding it, and the few
-changes it makes to it (a team's model alias; asking Groq for a stream's usage).
-
-Token estimates feed the per-minute token limits and the worst-case cost reserved against
-caps; settlement replaces them with Groq's real figures:
-
-* prompt tokens: the JSON body's size in bytes divided by 4 (Groq's tokenizers average
-  about 4 characters per token, and the JSON around the text makes this an overestimate);
-* completion tokens: ``max_completion_tokens`` / ``max_tokens`` / ``max_output_tokens``
-  when given, else ``DEFAULT_MAX_COMPLETION_TOKENS``;
-* audio uploads: one second of audio per 1,000 bytes uploaded (8 kbit/s, below any speech
-  codec's bitrate), so the reservation covers the real duration.
+"""What the proxy reads from a request body before forwarding it (model, stream, token
+estimates) and the few changes it makes to it (a team's model alias, a stream's usage).
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
 from groq_gateway.core.errors import GatewayError
 
+# Estimates for the token limits and the worst-case cost reserved against caps; settlement
+# replaces them with Groq's figures. Prompt: the JSON body's bytes / 4 (about 4 characters a
+# token, and the JSON around the text makes it an overestimate). Completion: the request's
+# max_completion_tokens / max_tokens / max_output_tokens, else the default. Audio uploads: a
+# second per 1,000 bytes (8 kbit/s, below any speech codec's bitrate).
 DEFAULT_MAX_COMPLETION_TOKENS = 1024
 BYTES_PER_TOKEN = 4
 AUDIO_BYTES_PER_SECOND = 1000
@@ -60,7 +55,13 @@ class JsonRequest:
             )
         options = payload.get("stream_options")
         wants_usage = isinstance(options, dict) and options.get("include_usage") is True
-        return cls(payload, len(body), model, stream, wants_usage)
+        return cls(
+            payload=payload,
+            size=len(body),
+            model=model,
+            stream=stream,
+            client_wants_usage=wants_usage,
+        )
 
     @property
     def prompt_tokens_estimate(self) -> int:
@@ -79,14 +80,7 @@ class JsonRequest:
         return DEFAULT_MAX_COMPLETION_TOKENS
 
     def with_model(self, model: str) -> JsonRequest:
-        return JsonRequest(
-            {**self.payload, "model": model},
-            self.size,
-            model,
-            self.stream,
-            self.client_wants_usage,
-            changed=True,
-        )
+        return replace(self, payload={**self.payload, "model": model}, model=model, changed=True)
 
     def with_stream_usage(self) -> JsonRequest:
         """Ask Groq for the usage chunk at the end of a stream (stripped again later if the
@@ -95,14 +89,7 @@ class JsonRequest:
             return self
         options = dict(self.payload.get("stream_options") or {})
         options["include_usage"] = True
-        return JsonRequest(
-            {**self.payload, "stream_options": options},
-            self.size,
-            self.model,
-            self.stream,
-            self.client_wants_usage,
-            changed=True,
-        )
+        return replace(self, payload={**self.payload, "stream_options": options}, changed=True)
 
     def body(self, original: bytes) -> bytes:
         return json.dumps(self.payload).encode() if self.changed else original

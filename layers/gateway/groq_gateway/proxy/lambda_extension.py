@@ -1,27 +1,5 @@
 """A Lambda internal extension that holds the environment until after-response work is done.
-
-Lambda freezes an execution environment once the runtime has sent the invocation's response
-and every registered extension has asked for its next event. The proxy sends the response
-first and settles afterwards (:mod:`groq_gateway.proxy.after_response`), so without a hold
-the settlement write could be frozen half-way and finish only when (if) the environment is
-next thawed.
-
-An internal extension is a thread of the function's own process, registered with the
-Extensions API during init (before the runtime, here the Lambda Web Adapter once
-``/healthz`` answers, first asks for an event). For each INVOKE this one asks for the next
-event only when the invocation's request has finished its after-response work, or at the
-invocation's deadline. The client already has its response by then: the wait is billed as
-function duration, never added to the client's latency.
-
-Outside Lambda (``AWS_LAMBDA_RUNTIME_API`` unset, e.g. ``groq-gateway dev``) there is
-nothing to hold and :meth:`PostResponseExtension.from_environment` returns None.
-
-Example (what ``create_app`` does)::
-
-    extension = PostResponseExtension.from_environment()
-    if extension:
-        extension.register()  # during init: in the app's startup
-    app = AfterResponseMiddleware(app, on_start=extension.started, on_done=extension.done)
+See docs/architecture.md#admission-and-settlement.
 """
 
 from __future__ import annotations
@@ -51,6 +29,19 @@ def _urlopen(request: urllib.request.Request, timeout: float | None) -> Any:
 
 
 class PostResponseExtension:
+    """A thread of the function's own process, registered with the Extensions API during
+    init. For each INVOKE it asks for the next event only once the invocation's request has
+    finished its after-response work, or at the invocation's deadline: Lambda freezes nothing
+    before that. The wait is billed as duration, never added to the client's latency.
+
+    Example (what ``create_app`` does)::
+
+        extension = PostResponseExtension.from_environment()  # None outside Lambda
+        if extension:
+            extension.register()  # during init: in the app's startup
+        app = AfterResponseMiddleware(app, on_start=extension.started, on_done=extension.done)
+    """
+
     def __init__(
         self,
         runtime_api: str,

@@ -1,7 +1,5 @@
-"""What a key may do: the checks between authentication and admission, all in memory.
-
-A key's rights are its own intersected with its team's, so a key never exceeds its team:
-models (after the team's aliases are applied), endpoint groups, and source addresses.
+"""What a key may do (models after the team's aliases, endpoint groups, source addresses):
+its own rights intersected with its team's, checked in memory.
 """
 
 from __future__ import annotations

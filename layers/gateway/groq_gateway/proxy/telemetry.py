@@ -1,20 +1,5 @@
-"""One request's metrics and log line, written after its response.
-
-Metrics are CloudWatch embedded-metric-format documents printed to stdout (Lambda sends them
-to CloudWatch Logs, which turns them into metrics): no API call, no added latency. Each
-request writes at most three documents, with bounded dimensions:
-
-* ``service`` only: ``Requests``, ``PromptTokens``, ``CompletionTokens``, ``CostUSD``,
-  ``UpstreamLatencyMs``, ``GatewayOverheadMs``, ``Gateway5xx``, ``Upstream429``,
-  ``Upstream5xx`` (what the alarms watch);
-* ``service`` + ``model``: ``Requests``, ``PromptTokens``, ``CompletionTokens``, ``CostUSD``
-  (models are the gateway's allowlisted ids, so the set is bounded);
-* ``service`` + ``reason``: ``Rejections`` (``invalid_api_key``, ``rate_limit_requests``, ...).
-
-The log line carries ids, model, status, counts and timings: never a key, a prompt or a
-completion. ``total_ms`` runs to the response's last byte; ``after_response_ms`` from there to
-the log line (the settlement write, mostly): time the client does not wait for but Lambda
-bills.
+"""One request's metrics (CloudWatch embedded-metric-format on stdout) and log line, written
+after its response.
 """
 
 from __future__ import annotations
@@ -31,6 +16,13 @@ from groq_gateway.core.observability import NAMESPACE, SERVICE, logger
 
 @dataclass
 class RequestTelemetry:
+    """At most three metric documents a request, with bounded dimensions: ``service`` only
+    (``Requests``, tokens, ``CostUSD``, latencies, ``Gateway5xx``, ``Upstream429``,
+    ``Upstream5xx``: what the alarms watch), ``service`` + ``model`` (requests, tokens, cost),
+    ``service`` + ``reason`` (``Rejections``). The log line carries ids, model, status, counts
+    and timings, never a key, a prompt or a completion; ``total_ms`` runs to the response's
+    last byte, ``after_response_ms`` from there to the log line (billed, not waited for)."""
+
     path: str
     key_id: str | None = None
     team_id: str | None = None

@@ -1,14 +1,4 @@
-"""A small, bounded, time-limited cache for records read on the hot path.
-
-Entries expire ``ttl`` seconds after they were loaded, absent records included (so a flood of
-unknown keys cannot turn into a flood of reads). ``ttl`` bounds how stale a record can be on
-any instance: it is how a revocation reaches every Lambda instance within seconds.
-
-Example::
-
-    cache: TTLCache[str, GatewayKey | None] = TTLCache(ttl=5.0, max_entries=10_000)
-    fresh, key = cache.get(key_id)
-"""
+"""A small, bounded, time-limited cache for records read on the hot path."""
 
 from __future__ import annotations
 
@@ -22,6 +12,16 @@ V = TypeVar("V")
 
 
 class TTLCache(Generic[K, V]):
+    """Entries expire ``ttl`` seconds after they were loaded, absent records included (so a
+    flood of unknown keys is not a flood of reads); ``ttl`` bounds how stale a record can be
+    on any instance, so a revocation reaches every instance within it.
+
+    Example::
+
+        cache: TTLCache[str, GatewayKey | None] = TTLCache(ttl=5.0, max_entries=10_000)
+        fresh, key = cache.get(key_id)
+    """
+
     def __init__(
         self,
         ttl: float,

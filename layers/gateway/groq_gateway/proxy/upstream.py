@@ -1,15 +1,12 @@
-"""The connection to Groq: one pooled httpx client, header filtering, key refresh on 401.
-
-Requests carry only the headers Groq needs and the upstream key in place of the client's
-gateway key. Responses carry back only headers that reveal nothing about the upstream
-organisation or key (``x-request-id`` does reach the client, as Groq's own request id).
+"""The connection to Groq: one pooled httpx client, header filtering, retries, key refresh
+on 401.
 """
 
 from __future__ import annotations
 
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import anyio
@@ -19,6 +16,9 @@ import httpx
 from groq_gateway.core.errors import GatewayError
 from groq_gateway.secrets_manager import UpstreamKeys
 
+# Requests carry only the headers Groq needs, and the upstream key in place of the client's
+# gateway key. Responses carry back only headers that reveal nothing about the upstream
+# organisation or key (x-request-id is Groq's own request id).
 FORWARDED_REQUEST_HEADERS = frozenset({"content-type", "accept"})
 RETURNED_RESPONSE_HEADERS = frozenset(
     {
@@ -44,6 +44,9 @@ def request_headers(client_headers: Mapping[str, str], upstream_key: str) -> dic
 def response_headers(upstream_headers: httpx.Headers) -> dict[str, str]:
     return {k: v for k, v in upstream_headers.items() if k.lower() in RETURNED_RESPONSE_HEADERS}
 
+
+# The request to send with a given upstream key.
+RequestBuilder = Callable[[str], httpx.Request]
 
 # Groq answers these when a retry may succeed: rate limited, flex capacity, server errors.
 RETRYABLE_STATUSES = frozenset({429, 498, 500, 502, 503, 504})
@@ -111,13 +114,23 @@ class Upstream:
         body: bytes,
     ) -> UpstreamResult:
         """The upstream response with its body not yet read (the caller streams and closes it)."""
+
+        def build(key: str) -> httpx.Request:
+            return self._client.build_request(
+                method,
+                path,
+                params=httpx.QueryParams(query) if query else None,
+                headers=request_headers(headers, key),
+                content=body,
+            )
+
         deadline = time.monotonic() + self.retry_budget
         throttled = server_errors = 0
         attempt = 0
         while True:
             response: httpx.Response | None = None
             try:
-                response = await self._send_refreshing_key(method, path, query, headers, body)
+                response = await self._send_refreshing_key(build)
             except GatewayError:
                 delay = retry_delay(None, attempt, self.backoff_base)
                 if not self._may_retry(attempt, delay, deadline):
@@ -130,7 +143,12 @@ class Upstream:
                 if status not in RETRYABLE_STATUSES or not self._may_retry(
                     attempt, delay, deadline
                 ):
-                    return UpstreamResult(response, attempt + 1, throttled, server_errors)
+                    return UpstreamResult(
+                        response=response,
+                        attempts=attempt + 1,
+                        throttled=throttled,
+                        server_errors=server_errors,
+                    )
                 await response.aclose()
             await anyio.sleep(delay)
             attempt += 1
@@ -138,35 +156,18 @@ class Upstream:
     def _may_retry(self, attempt: int, delay: float, deadline: float) -> bool:
         return attempt < self.max_retries and time.monotonic() + delay <= deadline
 
-    async def _send_refreshing_key(
-        self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes
-    ) -> httpx.Response:
+    async def _send_refreshing_key(self, build: RequestBuilder) -> httpx.Response:
         """An upstream 401 means the key was rotated or revoked since it was cached: read the
         secret again and retry once, so a rotation costs no client request."""
-        response = await self._send_once(method, path, query, headers, body, fresh_key=False)
+        response = await self._send_once(build, fresh_key=False)
         if response.status_code == 401:
             await response.aclose()
-            response = await self._send_once(method, path, query, headers, body, fresh_key=True)
+            response = await self._send_once(build, fresh_key=True)
         return response
 
-    async def _send_once(
-        self,
-        method: str,
-        path: str,
-        query: str,
-        headers: Mapping[str, str],
-        body: bytes,
-        *,
-        fresh_key: bool,
-    ) -> httpx.Response:
+    async def _send_once(self, build: RequestBuilder, *, fresh_key: bool) -> httpx.Response:
         key = await anyio.to_thread.run_sync(lambda: self._keys.active_key(force=fresh_key))
-        request = self._client.build_request(
-            method,
-            path,
-            params=httpx.QueryParams(query) if query else None,
-            headers=request_headers(headers, key),
-            content=body,
-        )
+        request = build(key)
         try:
             return await self._client.send(request, stream=True)
         except httpx.TimeoutException as error:

@@ -1,23 +1,5 @@
-"""Reading Groq's usage out of a response while it passes through, byte for byte.
-
-A tap sees every upstream chunk, returns what the client should receive, and remembers the
-usage Groq reported:
-
-* :class:`JsonTap`: a non-streamed body; ``usage`` (chat) or ``usage`` with
-  ``input_tokens``/``output_tokens`` (responses), ``duration`` for verbose audio;
-* :class:`SseTap`: a server-sent-event stream; the final chunk's ``usage`` or
-  ``x_groq.usage``, or a responses stream's ``response.usage``. With ``strip_usage`` it
-  removes the usage the gateway asked for on the client's behalf: the usage-only chunk
-  (``choices: []``) is dropped and ``usage`` removed from other chunks. Events pass on as soon
-  as they are complete; nothing waits for the end of the stream.
-
-Example::
-
-    tap = SseTap(strip_usage=False)
-    for chunk in upstream_chunks:
-        send(tap.feed(chunk))
-    send(tap.finish())
-    tap.observed.prompt_tokens
+"""Reading Groq's usage out of a response while it passes through, byte for byte: a tap sees
+every upstream chunk, returns what the client should receive and remembers the usage.
 """
 
 from __future__ import annotations
@@ -71,6 +53,9 @@ def _content_chars(payload: dict[str, Any]) -> int:
 
 
 class JsonTap:
+    """A non-streamed body: ``usage`` (chat), ``usage`` with ``input_tokens`` /
+    ``output_tokens`` (responses), or ``duration`` (verbose audio)."""
+
     def __init__(self) -> None:
         self.observed = ObservedUsage()
         self._parts: list[bytes] = []
@@ -104,6 +89,20 @@ class JsonTap:
 
 
 class SseTap:
+    """A server-sent-event stream: the final chunk's ``usage`` or ``x_groq.usage``, or a
+    responses stream's ``response.usage``. Events pass on as soon as they are complete. With
+    ``strip_usage`` it removes the usage the gateway asked for on the client's behalf: the
+    usage-only chunk (``choices: []``) is dropped and ``usage`` removed from other chunks.
+
+    Example::
+
+        tap = SseTap(strip_usage=False)
+        for chunk in upstream_chunks:
+            send(tap.feed(chunk))
+        send(tap.finish())
+        tap.observed.prompt_tokens
+    """
+
     def __init__(self, *, strip_usage: bool) -> None:
         self.observed = ObservedUsage()
         self.strip_usage = strip_usage
