@@ -5,7 +5,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from groq_gateway.core.observability import logger, metrics
-from groq_gateway.notifier.messages import handle_sns_event
+from groq_gateway.notifier.webhook import handle_sns_event
 
 
 @logger.inject_lambda_context(clear_state=True)

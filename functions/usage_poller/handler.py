@@ -8,7 +8,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from groq_gateway.core.observability import logger
-from groq_gateway.usage_poller.poll import handle_poll_event
+from groq_gateway.usage_poller.run import handle_poll_event
 
 
 @logger.inject_lambda_context(clear_state=True)

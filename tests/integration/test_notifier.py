@@ -20,7 +20,7 @@ import pytest
 from groq_gateway.core.event_text import event_subject, format_event_for_email
 from groq_gateway.core.events import GATEWAY_EVENT, BudgetPausedEvent
 from groq_gateway.core.settings import Settings
-from groq_gateway.notifier.messages import format_message, handle_sns_event
+from groq_gateway.notifier.webhook import format_message, handle_sns_event
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 SAMPLES = sorted(path.name for path in EVENTS.glob("notifier-*.json"))
@@ -119,8 +119,9 @@ def test_each_sample_becomes_one_short_readable_message(
 
 @pytest.mark.parametrize("name", [n for n in SAMPLES if n != "notifier-alarm.json"])
 def test_gateway_event_samples_are_what_the_code_publishes(name: str) -> None:
-    """Each sample's message parses as the event model, and its subject is the one the poller
-    would give it (the rotation's own subject predates the poller's format)."""
+    """Each sample's message parses as the event model, and its subject is the one the outbox
+    gives it (the upstream-key sample still has the subject the rotation gave it before its
+    alert went through the outbox)."""
     sns = sample(name)["Records"][0]["Sns"]
     event = GATEWAY_EVENT.validate_json(sns["Message"])
     assert json.loads(sns["Message"])["kind"] == event.kind

@@ -23,7 +23,8 @@ from groq_gateway.proxy.app import create_app as create_proxy_app
 from groq_gateway.store import GatewayStore, StoreUnavailableError
 from groq_gateway.store.counters import Admission
 from groq_gateway.store.org_leases import StoredLease
-from groq_gateway.usage_poller.poll import handle_poll_event, reclaim_org_leases
+from groq_gateway.usage_poller.lease_reclaim import reclaim_org_leases
+from groq_gateway.usage_poller.run import handle_poll_event
 from tests.integration.conftest import LocalGateway, gateway_settings
 from tests.integration.test_proxy_limits_and_metering import CHAT, add_key, auth, today
 

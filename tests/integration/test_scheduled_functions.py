@@ -11,12 +11,15 @@ from typing import Any
 import boto3
 import pytest
 
+from groq_gateway.alert_outbox import publish_outbox
+from groq_gateway.core.event_text import event_subject
+from groq_gateway.core.events import UpstreamKeyNeededEvent
 from groq_gateway.core.records import KeyStatus
 from groq_gateway.core.settings import Settings
 from groq_gateway.rotation.run import handle_rotation_event
 from groq_gateway.rotation.upstream_key import NoStagedKeyError, RejectedKeyError
 from groq_gateway.store import GatewayStore
-from groq_gateway.usage_poller.poll import handle_poll_event
+from groq_gateway.usage_poller.run import handle_poll_event
 from tests.conftest import STAGED_UPSTREAM_KEY, UPSTREAM_KEY
 from tests.integration.test_store import NOW, new_key
 
@@ -108,8 +111,8 @@ def test_a_key_groq_refuses_fails_the_test_step(
     assert current_value(local_aws)["active"] == UPSTREAM_KEY
 
 
-def test_no_staged_key_fails_cleanly_and_asks_for_one(local_aws: dict[str, str]) -> None:
-    stage_keys(local_aws, [])
+def alerts_probe(local_aws: dict[str, str]) -> str:
+    """An SQS queue subscribed to the alerts topic; returns its URL."""
     sqs = boto3.client("sqs")
     queue_url = sqs.create_queue(QueueName="alerts-probe")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
@@ -118,13 +121,49 @@ def test_no_staged_key_fails_cleanly_and_asks_for_one(local_aws: dict[str, str])
     boto3.client("sns").subscribe(
         TopicArn=local_aws["AlertsTopic"], Protocol="sqs", Endpoint=queue_arn
     )
+    return str(queue_url)
+
+
+def published_alerts(queue_url: str) -> list[dict[str, Any]]:
+    """The SNS notifications the probe received (``Subject``, ``Message``, ...)."""
+    messages = boto3.client("sqs").receive_message(
+        QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
+    )
+    return [dict(json.loads(message["Body"])) for message in messages.get("Messages", [])]
+
+
+def test_no_staged_key_fails_cleanly_and_asks_for_one(local_aws: dict[str, str]) -> None:
+    stage_keys(local_aws, [])
+    queue_url = alerts_probe(local_aws)
     settings = settings_for(local_aws)
     with pytest.raises(NoStagedKeyError):
         run_step(local_aws, settings, "createSecret", str(uuid.uuid4()))
-    messages = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=1)["Messages"]
-    alert = json.loads(json.loads(messages[0]["Body"])["Message"])
+    [notification] = published_alerts(queue_url)
+    alert = json.loads(notification["Message"])
     assert alert == {"kind": "upstream_key_needed", "secret_id": local_aws["UpstreamKeySecret"]}
+    assert notification["Subject"] == event_subject(UpstreamKeyNeededEvent.model_validate(alert))
+    assert GatewayStore(settings.table_name).notices.pending() == []  # published, so dequeued
     assert current_value(local_aws)["active"] == UPSTREAM_KEY
+
+
+def test_an_upstream_key_alert_sns_refuses_stays_queued_for_the_next_run(
+    local_aws: dict[str, str],
+) -> None:
+    stage_keys(local_aws, [])
+    queue_url = alerts_probe(local_aws)
+    refusing = settings_for(local_aws, alerts_topic_arn=local_aws["AlertsTopic"] + "-gone")
+    with pytest.raises(NoStagedKeyError):
+        run_step(local_aws, refusing, "createSecret", str(uuid.uuid4()))
+    notices = GatewayStore(refusing.table_name).notices
+    [queued] = notices.pending()
+    assert queued.kind == "upstream_key_needed"
+    expected = {"kind": "upstream_key_needed", "secret_id": local_aws["UpstreamKeySecret"]}
+    assert json.loads(queued.event_json) == expected
+
+    assert publish_outbox(settings_for(local_aws), notices, NOW).published == 1
+    [notification] = published_alerts(queue_url)
+    assert json.loads(notification["Message"]) == expected
+    assert notices.pending() == []
 
 
 # -- usage poller ---------------------------------------------------------------------------

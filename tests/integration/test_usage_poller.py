@@ -38,8 +38,8 @@ from groq_gateway.store import GatewayStore
 from groq_gateway.store.notices import NoticeStore
 from groq_gateway.store.rollups import RollupStore
 from groq_gateway.store.table import from_item, to_item
-from groq_gateway.usage_poller.budget_enforcement import watch_budgets
-from groq_gateway.usage_poller.poll import handle_poll_event
+from groq_gateway.usage_poller.budget_enforcement import MAX_ATTEMPTS, watch_budgets
+from groq_gateway.usage_poller.run import handle_poll_event
 from tests.conftest import ADMIN_KEY
 from tests.integration.conftest import LocalGateway
 from tests.integration.test_store import new_key, new_key_with_plaintext
@@ -513,6 +513,34 @@ def test_a_key_changed_while_the_poller_decides_is_read_again(world: World) -> N
     stored = world.store.keys.get(key.key_id)
     assert stored is not None
     assert (stored.name, stored.status, stored.version) == ("bot-renamed", KeyStatus.PAUSED, 3)
+
+
+def test_a_key_that_keeps_changing_waits_for_the_next_run(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = world.key("bot", monthly_budget_usd=Decimal(1))
+    world.meter(key, NOW, 1_000_000)
+    renamed = key.model_copy(update={"name": "bot-renamed", "version": key.version + 1})
+    world.store.table.call(
+        "transact_write_items", TransactItems=[world.store.keys.update(key, renamed)]
+    )
+    reads: list[str] = []
+
+    def stale(key_id: str) -> GatewayKey:
+        reads.append(key_id)
+        return key  # the version before the rename, at every read: every write conflicts
+
+    monkeypatch.setattr(world.store.keys, "get", stale)
+    outcome = watch_budgets(world.settings, world.store, world.notices, [key], [], NOW)
+    monkeypatch.undo()
+
+    assert outcome.conflicts == [f"key:{key.key_id}"]
+    assert (outcome.paused, outcome.events_queued) == ([], 0)
+    assert reads == [key.key_id] * (MAX_ATTEMPTS - 1)
+    stored = world.store.keys.get(key.key_id)
+    assert stored is not None
+    assert (stored.name, stored.status, stored.version) == ("bot-renamed", KeyStatus.ACTIVE, 2)
+    assert world.notices.pending() == []
 
 
 def test_the_organisation_cap_is_watched_and_never_paused(world: World, capsys: Any) -> None:

@@ -3,8 +3,8 @@ of requests, settlements, failures, instances going away, time passing and polle
 organisation's cap is never passed, every settled cost is counted exactly once, and once
 everything is settled and every lease given back or reclaimed, the books balance.
 
-Several proxy instances (real :class:`Proxy` objects, each with its own leases) share one
-table; admission, settlement and lease upkeep are the proxy's own methods. Each example uses
+Several proxy instances (real :class:`Pipeline` objects, each with its own leases) share one
+table; admission, settlement and lease upkeep are the proxy's own code. Each example uses
 a month of its own, so examples do not see each other's counters.
 """
 
@@ -31,8 +31,10 @@ from groq_gateway.core.errors import GatewayError
 from groq_gateway.core.limits import Scope
 from groq_gateway.core.pricing import default_price_book
 from groq_gateway.core.settings import Settings
-from groq_gateway.proxy import app as proxy_app
-from groq_gateway.proxy.app import Forward, Proxy
+from groq_gateway.proxy import budget_leases, pipeline, rate_limits, settlement
+from groq_gateway.proxy.budget_leases import tend_org_leases
+from groq_gateway.proxy.forward import Forward
+from groq_gateway.proxy.pipeline import Pipeline
 from groq_gateway.proxy.policy import Principal
 from groq_gateway.proxy.telemetry import RequestTelemetry
 from groq_gateway.proxy.upstream import Upstream
@@ -40,7 +42,7 @@ from groq_gateway.proxy.usage_tap import ObservedUsage
 from groq_gateway.secrets_manager import UpstreamKeys
 from groq_gateway.store import GatewayStore
 from groq_gateway.store.counters import Admission
-from groq_gateway.usage_poller.poll import reclaim_org_leases
+from groq_gateway.usage_poller.lease_reclaim import reclaim_org_leases
 from tests.integration.conftest import gateway_settings
 from tests.integration.test_store import new_key_with_plaintext
 from tests.reliability_report import RELIABILITY
@@ -86,16 +88,16 @@ class OrgLeaseMachine(RuleBasedStateMachine):
         self.month = self.clock.now.strftime("%Y-%m")
         self.store = GatewayStore(self.settings.table_name)
         key, _ = new_key_with_plaintext()
-        self.principal = Principal(key, None)
+        self.principal = Principal(key=key, team=None)
         self.proxies = [self.new_proxy() for _ in range(INSTANCES)]
         RELIABILITY.count_input("organisation budget leases: state-machine runs")
         self.in_flight: list[InFlight] = []
         self.settled_micros = 0
         self.stranded_micros = 0  # direct reservations of requests whose instance went away
 
-    def new_proxy(self) -> Proxy:
+    def new_proxy(self) -> Pipeline:
         upstream = Upstream("http://upstream.test", UpstreamKeys("unused", 60), 5.0)
-        return Proxy(self.settings, self.store, PRICES, upstream)
+        return Pipeline(settings=self.settings, store=self.store, prices=PRICES, upstream=upstream)
 
     def org(self) -> tuple[int, int]:
         spend = self.store.counters.month_spend(Scope.ORG, "org", self.month)
@@ -117,15 +119,11 @@ class OrgLeaseMachine(RuleBasedStateMachine):
     def admit(self, instance: int, prompt: int, completion_limit: int) -> None:
         RELIABILITY.count_input("organisation budget leases: requests admitted or refused")
         forward = Forward(
-            b"{}",
-            MODEL,
-            None,
-            False,
-            False,
-            prompt,
-            completion_limit,
-            None,
-            cost(prompt, completion_limit),
+            body=b"{}",
+            model=MODEL,
+            prompt_tokens=prompt,
+            completion_tokens=completion_limit,
+            cost_micros=cost(prompt, completion_limit),
         )
         proxy = self.proxies[instance]
         try:
@@ -148,12 +146,16 @@ class OrgLeaseMachine(RuleBasedStateMachine):
         if succeeded:
             limit = flight.forward.completion_tokens
             completion = data.draw(st.one_of(st.just(limit), st.integers(0, limit)))
-            observed = ObservedUsage(flight.forward.prompt_tokens, completion)
+            observed = ObservedUsage(
+                prompt_tokens=flight.forward.prompt_tokens, completion_tokens=completion
+            )
             self.settled_micros += cost(flight.forward.prompt_tokens, completion)
         proxy = self.proxies[flight.instance]
         telemetry = RequestTelemetry(path="chat/completions")
         asyncio.run(
-            proxy.settle(flight.admission, self.principal, flight.forward, observed, telemetry)
+            proxy.settlement.settle(
+                flight.admission, self.principal, flight.forward, observed, telemetry
+            )
         )
 
     @rule(seconds=st.one_of(st.floats(0, 10), st.floats(0, 3 * LEASE_SECONDS)))
@@ -206,11 +208,14 @@ class OrgLeaseMachine(RuleBasedStateMachine):
             proxy = self.proxies[flight.instance]
             telemetry = RequestTelemetry(path="chat/completions")
             asyncio.run(
-                proxy.settle(flight.admission, self.principal, flight.forward, None, telemetry)
+                proxy.settlement.settle(
+                    flight.admission, self.principal, flight.forward, None, telemetry
+                )
             )
         self.clock.now += timedelta(seconds=LEASE_SECONDS + 1)
         for proxy in self.proxies:
-            asyncio.run(proxy.tend_org_leases())  # gives back its closed lease
+            # gives back its closed lease
+            asyncio.run(tend_org_leases(proxy.org_leases, self.store, self.settings))
         self.clock.now += timedelta(seconds=LEASE_SECONDS + GRACE_SECONDS + 2)
         reclaim_org_leases(self.store, self.clock.now)  # and what the new leases never used
         committed, spent = self.org()
@@ -224,7 +229,8 @@ def test_leases_never_pass_the_cap_and_always_balance(
     local_aws: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     clock = Clock(datetime(2100, 1, 1, tzinfo=UTC))
-    monkeypatch.setattr(proxy_app, "utcnow", clock)
+    for module in (pipeline, settlement, budget_leases, rate_limits):
+        monkeypatch.setattr(module, "utcnow", clock)
     OrgLeaseMachine.settings = gateway_settings(
         local_aws,
         org_monthly_cap_usd=Decimal(CAP_MICROS) / 1_000_000,

@@ -1,29 +1,25 @@
-"""Rotating the upstream Groq key with Secrets Manager's four steps.
-
-Groq has no API that creates keys, so an operator stages replacement keys in the secret
-(``{"active": "gsk_...", "staged": ["gsk_..."]}``) and rotation promotes the first staged key:
-
-* ``createSecret``: write the promoted value as the ``AWSPENDING`` version;
-* ``setSecret``: nothing to register at Groq (keys are made in its console);
-* ``testSecret``: ``GET /openai/v1/models`` with the pending key; Groq must accept it;
-* ``finishSecret``: move ``AWSCURRENT`` to the pending version.
-
-Each step may run more than once; a repeat finds its work done and returns. With no staged
-key the rotation fails cleanly and an ``upstream_key_needed`` alert asks for one. The proxy
-picks the new key up within its cache lifetime, and at once after an upstream 401.
+"""The upstream Groq key's rotation: Secrets Manager's four steps promote the first key an
+operator staged in the secret; with none staged, an ``upstream_key_needed`` alert asks for one.
+See docs/architecture.md and docs/operations.md.
 """
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any, Literal
 
 import boto3
 import httpx
+from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel
 
+from groq_gateway.alert_outbox import publish_outbox
+from groq_gateway.core.events import UpstreamKeyNeededEvent
+from groq_gateway.core.metric_names import MetricName
 from groq_gateway.core.observability import logger, metrics
 from groq_gateway.core.settings import Settings
+from groq_gateway.store.notices import NoticeStore
 
 
 class RotationStep(BaseModel):
@@ -48,14 +44,23 @@ def promoted(current: dict[str, Any]) -> dict[str, Any]:
     return {"active": staged[0], "staged": staged[1:], "previous": current.get("active", "")}
 
 
-def rotate_upstream_key(step: RotationStep, settings: Settings) -> None:
+def rotate_upstream_key(
+    step: RotationStep, settings: Settings, notices: NoticeStore, now: datetime
+) -> None:
+    """Run one rotation step; each may run more than once, and a repeat finds its work done.
+
+    * ``createSecret``: write the promoted value (:func:`promoted`) as ``AWSPENDING``;
+    * ``setSecret``: nothing to register at Groq (keys are made in its console);
+    * ``testSecret``: ``GET /openai/v1/models`` with the pending key; Groq must accept it;
+    * ``finishSecret``: move ``AWSCURRENT`` to the pending version.
+    """
     sm = boto3.client("secretsmanager")
     stages = sm.describe_secret(SecretId=step.SecretId).get("VersionIdsToStages", {})
     if "AWSCURRENT" in stages.get(step.ClientRequestToken, []):
         logger.info("rotation already finished", extra={"step": step.Step})
         return
     if step.Step == "createSecret":
-        create_pending(sm, step, settings)
+        create_pending(sm, step, settings, notices, now)
     elif step.Step == "setSecret":
         logger.info("setSecret: Groq keys are registered in Groq's console; nothing to do")
     elif step.Step == "testSecret":
@@ -64,7 +69,9 @@ def rotate_upstream_key(step: RotationStep, settings: Settings) -> None:
         finish(sm, step, stages)
 
 
-def create_pending(sm: Any, step: RotationStep, settings: Settings) -> None:
+def create_pending(
+    sm: Any, step: RotationStep, settings: Settings, notices: NoticeStore, now: datetime
+) -> None:
     try:
         sm.get_secret_value(
             SecretId=step.SecretId, VersionId=step.ClientRequestToken, VersionStage="AWSPENDING"
@@ -78,8 +85,8 @@ def create_pending(sm: Any, step: RotationStep, settings: Settings) -> None:
     try:
         pending = promoted(current)
     except NoStagedKeyError:
-        publish_key_needed(settings, step.SecretId)
-        metrics.add_metric(name="RotationFailures", unit="Count", value=1)
+        ask_for_a_staged_key(settings, notices, step.SecretId, now)
+        metrics.add_metric(name=MetricName.ROTATION_FAILURES, unit=MetricUnit.Count, value=1)
         raise
     sm.put_secret_value(
         SecretId=step.SecretId,
@@ -101,7 +108,7 @@ def test_pending(sm: Any, step: RotationStep, settings: Settings) -> None:
         timeout=10.0,
     )
     if response.status_code != 200:
-        metrics.add_metric(name="RotationFailures", unit="Count", value=1)
+        metrics.add_metric(name=MetricName.ROTATION_FAILURES, unit=MetricUnit.Count, value=1)
         raise RejectedKeyError(f"Groq answered {response.status_code} to the staged key")
 
 
@@ -116,12 +123,15 @@ def finish(sm: Any, step: RotationStep, stages: dict[str, list[str]]) -> None:
     logger.info("upstream key rotated")
 
 
-def publish_key_needed(settings: Settings, secret_id: str) -> None:
-    topic = settings.alerts_topic_arn
-    if not topic:
-        return
-    boto3.client("sns").publish(
-        TopicArn=topic,
-        Subject="Groq gateway: stage a new upstream key",
-        Message=json.dumps({"kind": "upstream_key_needed", "secret_id": secret_id}),
-    )
+def ask_for_a_staged_key(
+    settings: Settings, notices: NoticeStore, secret_id: str, now: datetime
+) -> None:
+    """Queue an ``upstream_key_needed`` event and publish the outbox; an event SNS refuses
+    stays queued for the next publishing run."""
+    notices.commit([notices.outbox_put(UpstreamKeyNeededEvent(secret_id=secret_id), now)])
+    published = publish_outbox(settings, notices, now)
+    if published.refusal is not None:
+        logger.warning(
+            "upstream_key_needed alert queued; SNS refused it",
+            extra={"error": str(published.refusal)},
+        )

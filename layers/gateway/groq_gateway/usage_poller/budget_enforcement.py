@@ -1,34 +1,16 @@
-"""The usage poller's budget step: thresholds notified, keys and teams paused and resumed.
-
-For every key and team with a monthly budget (and every one paused for ``budget``) and for the
-organisation's cap, the step reads the spend counted against the budget in the current billing
-month (the proxy's ``SPEND#<month>`` counter), asks
-:func:`groq_gateway.usage_poller.budget_rules.decide` what to do, and does it in one
-DynamoDB transaction per scope:
-
-* a threshold reached: its marker (once per billing month) and the event in the outbox;
-* a pause or a resume: the key's or team's versioned update, its audit entry (actor
-  ``usage-poller``) and the event in the outbox, so none of the three exists without the
-  others. The admin API shows the pause (``status: paused``, ``paused_reason: budget``) and
-  the proxy refuses the key or team within its cache bound (5 s).
-
-A write that meets a concurrent change (an admin edited the key, another run got there
-first) is read again and decided again, a few times; then it waits for the next run.
-
-Example::
-
-    outcome = watch_budgets(settings, store, notices, keys, teams, now)
-    outcome.paused  # ["key:3f9c0a7d1e2b4c5d", "team:chatbot"]
+"""The poller's budget step: thresholds notified, keys and teams paused for their budget and
+resumed, decided by :mod:`groq_gateway.usage_poller.budget_rules`. See docs/architecture.md.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, TypeVar
+from itertools import count
+from typing import Any, Protocol, TypeVar
 
 from groq_gateway.core.audit import Actor, audit_entry
 from groq_gateway.core.events import (
@@ -51,8 +33,9 @@ from groq_gateway.core.records import (
 )
 from groq_gateway.core.rollups import ORG_ID
 from groq_gateway.core.settings import Settings
-from groq_gateway.store import ConditionFailedError, GatewayStore
+from groq_gateway.store import GatewayStore
 from groq_gateway.store.notices import NoticeStore
+from groq_gateway.store.optimistic import KeptChangingError, retry_on_conflict
 from groq_gateway.usage_poller.budget_rules import (
     BUDGET_PAUSE_REASON,
     BudgetDecision,
@@ -96,13 +79,33 @@ class BillingMonth:
 _Record = TypeVar("_Record", GatewayKey, Team)
 
 
-def _toggled(
-    record: _Record, decision: BudgetDecision, now: datetime, active: StrEnum, paused: StrEnum
-) -> _Record:
+class _Records(Protocol[_Record]):
+    """The store's keys or teams, as the budget step reads and changes them."""
+
+    def get(self, record_id: str, /) -> _Record | None: ...
+
+    def update(self, before: _Record, after: _Record, /) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class _Kind:
+    """What differs between a key's and a team's pause or resume."""
+
+    scope: Scope
+    action: AuditAction
+    active: StrEnum
+    paused: StrEnum
+
+
+_KEY = _Kind(Scope.KEY, AuditAction.API_KEY_UPDATED, KeyStatus.ACTIVE, KeyStatus.PAUSED)
+_TEAM = _Kind(Scope.TEAM, AuditAction.TEAM_UPDATED, TeamStatus.ACTIVE, TeamStatus.PAUSED)
+
+
+def _toggled(record: _Record, decision: BudgetDecision, now: datetime, kind: _Kind) -> _Record:
     """The record paused for ``budget`` (``decision.pause``) or made active again."""
     return record.model_copy(
         update={
-            "status": paused if decision.pause else active,
+            "status": kind.paused if decision.pause else kind.active,
             "paused_reason": BUDGET_PAUSE_REASON if decision.pause else None,
             "updated_at": now,
             "version": record.version + 1,
@@ -245,65 +248,59 @@ class _BudgetWatch:
 
     # -- keys and teams ---------------------------------------------------------------------
 
-    def watch_key(self, key: GatewayKey) -> None:
-        for _ in range(MAX_ATTEMPTS):
-            state = self._key_state(key)
-            if state is None:
-                return
-            decision = self._decide(state)
-            try:
-                if decision.pause or decision.resume:
-                    after = _toggled(key, decision, self.now, KeyStatus.ACTIVE, KeyStatus.PAUSED)
-                    entry = audit_entry(
-                        POLLER_ACTOR,
-                        AuditAction.API_KEY_UPDATED,
-                        before=key,
-                        after=after,
-                        at=self.now,
-                    )
-                    change = self.store.keys.update(key, after)
-                    self._change(state, decision, change, entry, paused_at=key.updated_at)
-                else:
-                    self._notify_only(state, decision)
-                return
-            except ConditionFailedError:
-                fresh = self.store.keys.get(key.key_id)
-                if fresh is None:
-                    return
-                key = fresh
+    def _until_no_conflict(self, label: str, attempt: Callable[[bool], None]) -> None:
+        """Run ``attempt(again)`` until it meets no concurrent change, at most
+        :data:`MAX_ATTEMPTS` times; a retry (``again``) starts from the notified thresholds
+        read again. When every attempt met one, ``label`` waits for the next run."""
+        attempts = count()
+
+        def once() -> None:
+            again = next(attempts) > 0
+            if again:
                 self._refresh_notified()
-        self.outcome.conflicts.append(f"key:{key.key_id}")
+            attempt(again)
+
+        try:
+            retry_on_conflict(once, attempts=MAX_ATTEMPTS)
+        except KeptChangingError:
+            self.outcome.conflicts.append(label)
+
+    def watch_key(self, key: GatewayKey) -> None:
+        self._watch(key, key.key_id, self.store.keys, _KEY)
 
     def watch_team(self, team: Team) -> None:
-        for _ in range(MAX_ATTEMPTS):
-            state = self._team_state(team)
-            if state is None:
-                return
-            decision = self._decide(state)
-            if decision.utilization_percent is not None:
-                self.outcome.team_utilization[team.team_id] = decision.utilization_percent
-            try:
-                if decision.pause or decision.resume:
-                    after = _toggled(team, decision, self.now, TeamStatus.ACTIVE, TeamStatus.PAUSED)
-                    entry = audit_entry(
-                        POLLER_ACTOR,
-                        AuditAction.TEAM_UPDATED,
-                        before=team,
-                        after=after,
-                        at=self.now,
-                    )
-                    change = self.store.teams.update(team, after)
-                    self._change(state, decision, change, entry, paused_at=team.updated_at)
-                else:
-                    self._notify_only(state, decision)
-                return
-            except ConditionFailedError:
-                fresh = self.store.teams.get(team.team_id)
-                if fresh is None:
-                    return
-                team = fresh
-                self._refresh_notified()
-        self.outcome.conflicts.append(f"team:{team.team_id}")
+        self._watch(team, team.team_id, self.store.teams, _TEAM)
+
+    def _watch(
+        self, record: _Record, record_id: str, records: _Records[_Record], kind: _Kind
+    ) -> None:
+        """Decide about a key or team as listed and do it; after a conflict, read it again."""
+
+        def attempt(again: bool) -> None:
+            current = records.get(record_id) if again else record
+            if current is not None:
+                self._settle(current, records, kind)
+
+        self._until_no_conflict(f"{kind.scope.value}:{record_id}", attempt)
+
+    def _settle(self, record: _Record, records: _Records[_Record], kind: _Kind) -> None:
+        """A pause or a resume (:meth:`_change`), or only the thresholds. Raises
+        ``ConditionFailedError`` when the record or a marker changed meanwhile."""
+        state = (
+            self._key_state(record) if isinstance(record, GatewayKey) else self._team_state(record)
+        )
+        if state is None:
+            return
+        decision = self._decide(state)
+        if kind.scope is Scope.TEAM and decision.utilization_percent is not None:
+            self.outcome.team_utilization[state.scope_id] = decision.utilization_percent
+        if not (decision.pause or decision.resume):
+            self._notify_only(state, decision)
+            return
+        after = _toggled(record, decision, self.now, kind)
+        entry = audit_entry(POLLER_ACTOR, kind.action, before=record, after=after, at=self.now)
+        change = records.update(record, after)
+        self._change(state, decision, change, entry, paused_at=record.updated_at)
 
     def _change(
         self,
@@ -342,18 +339,15 @@ class _BudgetWatch:
         budget = self.settings.org_cap_micros
         if budget is None:
             return
-        for _ in range(MAX_ATTEMPTS):
-            state = BudgetState(
-                Scope.ORG, ORG_ID, "organisation", budget, self._spent(Scope.ORG, ORG_ID)
-            )
+
+        def attempt(again: bool) -> None:
+            spent = self._spent(Scope.ORG, ORG_ID)
+            state = BudgetState(Scope.ORG, ORG_ID, "organisation", budget, spent)
             decision = self._decide(state)
             self.outcome.org_utilization = decision.utilization_percent
-            try:
-                self._notify_only(state, decision)
-                return
-            except ConditionFailedError:
-                self._refresh_notified()
-        self.outcome.conflicts.append("org")
+            self._notify_only(state, decision)
+
+        self._until_no_conflict("org", attempt)
 
 
 def watch_budgets(
@@ -364,7 +358,18 @@ def watch_budgets(
     teams: Sequence[Team],
     now: datetime,
 ) -> BudgetOutcome:
-    """Evaluate every key's, team's and the organisation's budget once (see the module)."""
+    """Evaluate every key's, team's and the organisation's budget once.
+
+    Each threshold reached is written as its marker (once per billing month) with the event in
+    the outbox; each pause or resume as the record's versioned update, its audit entry (actor
+    ``usage-poller``) and the event, in one transaction. A scope whose write meets a
+    concurrent change is read and decided again, a few times; then it waits for the next run.
+
+    Example::
+
+        outcome = watch_budgets(settings, store, notices, keys, teams, now)
+        outcome.paused  # ["key:3f9c0a7d1e2b4c5d", "team:chatbot"]
+    """
     watch = _BudgetWatch(settings, store, notices, now)
     watch.watch_org()
     for team in teams:

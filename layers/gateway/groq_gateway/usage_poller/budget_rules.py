@@ -1,30 +1,5 @@
-"""Budget thresholds: when a key's, team's or the organisation's spend calls for action.
-
-The usage poller reads each budgeted scope's spend in the current billing month (the proxy's
-own ``SPEND#<month>`` counter, so the same figure the cap is enforced against) and asks
-:func:`decide` what to do:
-
-* at 50, 80 and 100 % of the budget, notify once per threshold per billing month (a jump
-  past several thresholds at once sends one notification, for the highest);
-* at 100 %, pause an active key or team with the reason ``budget``;
-* resume a key or team paused for ``budget`` as soon as its budget is no longer exhausted: at
-  the next billing month (spend starts again at 0), or sooner if an admin raised or removed
-  the budget. Keys and teams paused for any other reason are never touched.
-
-Utilisation is spend / budget in whole percent, rounded half up: the figure people read on
-the dashboard, and the one thresholds and alarms compare. Rounding matters at 100 %: a hard
-cap refuses the request whose worst-case reservation no longer fits, so settled spend stops
-just short of the budget; 99.5 % counts as exhausted.
-
-A budget of 0 allows nothing (the proxy refuses every priced request), so it has no
-utilisation and raises no thresholds.
-
-This module is pure. Example::
-
-    state = BudgetState(Scope.TEAM, "chatbot", "chatbot", budget_micros=100_000_000,
-                        spent_micros=80_100_000, status=ScopeStatus.ACTIVE)
-    decide(state, notified=frozenset({50}))
-    # BudgetDecision(utilization_percent=80, new_thresholds=(80,), pause=False, resume=False)
+"""Budget rules, pure: what a key's, team's or the organisation's spend calls for
+(thresholds to notify, a pause, a resume). See docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -89,6 +64,12 @@ class BudgetDecision:
 def utilization_percent(spent_micros: int, budget_micros: int | None) -> int | None:
     """Spend as a whole percent of the budget, rounded half up; ``None`` without a budget.
 
+    The figure people read on the dashboard, and the one thresholds and alarms compare.
+    Rounding matters at 100 %: a hard cap refuses the request whose worst-case reservation no
+    longer fits, so settled spend stops just short of the budget; 99.5 % counts as exhausted.
+    A budget of 0 allows nothing (the proxy refuses every priced request), so it has no
+    utilisation and raises no thresholds.
+
     Example::
 
         utilization_percent(99_500_000, 100_000_000)  # 100
@@ -108,7 +89,23 @@ def reached_thresholds(percent: int | None) -> tuple[int, ...]:
 
 def decide(state: BudgetState, notified: frozenset[int]) -> BudgetDecision:
     """What the poller does about one scope, given the thresholds already notified this
-    billing month."""
+    billing month:
+
+    * at 50, 80 and 100 % of the budget, notify once per threshold per billing month (a jump
+      past several thresholds at once notifies the highest);
+    * at 100 %, pause an active key or team (reason ``budget``); the organisation is never
+      paused;
+    * resume a key or team paused for ``budget`` as soon as its budget is no longer exhausted
+      (the next billing month, or sooner if an admin raised or removed the budget). Scopes
+      paused for any other reason are never paused or resumed.
+
+    Example::
+
+        state = BudgetState(Scope.TEAM, "chatbot", "chatbot", budget_micros=100_000_000,
+                            spent_micros=80_100_000, status=ScopeStatus.ACTIVE)
+        decide(state, notified=frozenset({50}))
+        # BudgetDecision(utilization_percent=80, new_thresholds=(80,), pause=False, resume=False)
+    """
     percent = state.utilization_percent
     new = tuple(t for t in reached_thresholds(percent) if t not in notified)
     exhausted = percent is not None and percent >= EXHAUSTED_PERCENT
