@@ -120,13 +120,11 @@ def test_each_sample_becomes_one_short_readable_message(
 @pytest.mark.parametrize("name", [n for n in SAMPLES if n != "notifier-alarm.json"])
 def test_gateway_event_samples_are_what_the_code_publishes(name: str) -> None:
     """Each sample's message parses as the event model, and its subject is the one the outbox
-    gives it (the upstream-key sample still has the subject the rotation gave it before its
-    alert went through the outbox)."""
+    gives it."""
     sns = sample(name)["Records"][0]["Sns"]
     event = GATEWAY_EVENT.validate_json(sns["Message"])
     assert json.loads(sns["Message"])["kind"] == event.kind
-    if event.kind != "upstream_key_needed":
-        assert sns["Subject"] == event_subject(event)
+    assert sns["Subject"] == event_subject(event)
     assert len(sns["Subject"]) <= 100
     assert sns["Subject"].isascii()
 

@@ -249,6 +249,16 @@ def emf(output: str) -> set[tuple[str, frozenset[str], str]]:
     return found
 
 
+def test_every_series_names_the_code_that_emits_it() -> None:
+    for series in CATALOGUE:
+        where = PACKAGE / series.emitted_by
+        files = sorted(where.rglob("*.py")) if series.emitted_by.endswith("/") else [where]
+        assert files, series.emitted_by
+        assert all(path.is_file() for path in files), series.emitted_by
+        member = f"MetricName.{MetricName(series.name).name}"
+        assert any(member in path.read_text() for path in files), (series.name, where)
+
+
 def catalogued(emitted_by: str) -> set[tuple[str, frozenset[str], str]]:
     return {
         (s.name.value, frozenset(d.value for d in s.dimensions), s.unit.value)

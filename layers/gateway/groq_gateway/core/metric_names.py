@@ -1,24 +1,9 @@
 """The one catalogue of the custom CloudWatch metrics the gateway emits, and their dimensions.
 
-Code emits metrics by these names (never by a string literal of its own), and template.yaml's
-alarms and dashboard read them; ``tests/unit/test_metric_catalogue.py`` checks both sides
-against this catalogue, so a metric renamed in one place and not the other fails a test
-instead of leaving an alarm silently in ``INSUFFICIENT_DATA``.
-
-Every metric is an embedded-metric-format document in the namespace
-``POWERTOOLS_METRICS_NAMESPACE`` (``GroqGateway/<stack name>``) and always carries the
-dimension ``service`` (Powertools adds it from ``POWERTOOLS_SERVICE_NAME``). CloudWatch alarms
-match dimensions exactly, so each series below is one metric name with one exact set of
-dimensions; extra dimensions (``model``, ``reason``, ``team``) make additional series whose
-values are bounded: allowlisted model ids, the proxy's rejection reasons, admin-created teams.
-Never a key id (unbounded) as a dimension.
+Code emits metrics only by these names; template.yaml's alarms and dashboard read them
+(tests/unit/core/test_metric_catalogue.py checks both). See docs/architecture.md#metrics.
 
 Example::
-
-    from groq_gateway.core.metric_names import Dimension, MetricName, series_of
-
-    metrics.add_metric(name=MetricName.POLLER_RUNS, unit=MetricUnit.Count, value=1)
-    series_of(MetricName.TEAM_MONTH_TO_DATE_SPEND_USD, {Dimension.SERVICE, Dimension.TEAM})
 
     batch = MetricsBatch()  # catalogued series only, each with the catalogue's unit
     batch.add(MetricName.TEAM_BUDGET_UTILIZATION_PERCENT, 80, {Dimension.TEAM: "chatbot"})
@@ -92,6 +77,7 @@ class MetricSeries:
     name: MetricName
     dimensions: frozenset[Dimension]
     unit: MetricUnit
+    # The module, or package ending in /, below groq_gateway/ that emits it.
     emitted_by: str
     meaning: str
 
@@ -106,7 +92,7 @@ _COUNT, _NONE, _MS, _PERCENT = (
     MetricUnit.Milliseconds,
     MetricUnit.Percent,
 )
-_PROXY, _POLLER = "proxy/telemetry.py", "usage_poller.py"
+_PROXY, _POLLER = "proxy/telemetry.py", "usage_poller/"
 
 
 def _series(
@@ -227,23 +213,25 @@ CATALOGUE: Final[tuple[MetricSeries, ...]] = (
         _POLLER,
         "a team's spend this billing month as a whole percent of its budget",
     ),
-    _series(MetricName.KEYS_EXPIRED, _SERVICE, _COUNT, "rotation.py", "keys marked expired"),
-    _series(MetricName.KEYS_ROTATED, _SERVICE, _COUNT, "rotation.py", "keys rotated on schedule"),
+    _series(MetricName.KEYS_EXPIRED, _SERVICE, _COUNT, "rotation/run.py", "keys marked expired"),
     _series(
-        MetricName.SECRETS_RETIRED, _SERVICE, _COUNT, "rotation.py", "replaced secrets retired"
+        MetricName.KEYS_ROTATED, _SERVICE, _COUNT, "rotation/run.py", "keys rotated on schedule"
+    ),
+    _series(
+        MetricName.SECRETS_RETIRED, _SERVICE, _COUNT, "rotation/run.py", "replaced secrets retired"
     ),
     _series(
         MetricName.ROTATION_FAILURES,
         _SERVICE,
         _COUNT,
-        "upstream_rotation.py",
+        "rotation/",
         "upstream key rotations that could not complete",
     ),
     _series(
         MetricName.NOTIFICATIONS_DELIVERED,
         _SERVICE,
         _COUNT,
-        "notifier.py",
+        "notifier/webhook.py",
         "alerts posted to the chat webhook",
     ),
 )
