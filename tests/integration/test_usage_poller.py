@@ -23,16 +23,10 @@ from groq_gateway.core.records import (
     KeyStatus,
     Team,
     TeamStatus,
+    UsageCounts,
     UsageRecord,
 )
-from groq_gateway.core.rollups import (
-    ORG_ID,
-    RollupKey,
-    RollupScope,
-    UsageTotals,
-    day_period,
-    month_period,
-)
+from groq_gateway.core.rollups import ORG_ID, RollupKey, RollupScope, day_period, month_period
 from groq_gateway.core.settings import Settings
 from groq_gateway.store import GatewayStore
 from groq_gateway.store.notices import NoticeStore
@@ -182,7 +176,7 @@ def world(local_aws: dict[str, str], simulator_url: str) -> World:
     return World(local_aws, settings, GatewayStore(settings.table_name), queue_url)
 
 
-def rollup(world: World, scope: RollupScope, scope_id: str, period: str) -> UsageTotals | None:
+def rollup(world: World, scope: RollupScope, scope_id: str, period: str) -> UsageCounts | None:
     kind = day_period(period) if len(period) == 10 else month_period(period)
     stored = world.rollups.get(RollupKey(scope, scope_id, kind))
     return None if stored is None else stored.totals
@@ -226,23 +220,23 @@ def test_rollups_sum_metering_per_key_team_model_and_org(world: World) -> None:
     report = world.poll(NOW + timedelta(minutes=1))
 
     assert report["failed_steps"] == []
-    assert rollup(world, RollupScope.KEY, bot.key_id, "2026-11-26") == UsageTotals(
+    assert rollup(world, RollupScope.KEY, bot.key_id, "2026-11-26") == UsageCounts(
         requests=2, prompt_tokens=60, completion_tokens=30, cost_micros=6_000
     )
-    assert rollup(world, RollupScope.KEY, bot.key_id, "2026-11") == UsageTotals(
+    assert rollup(world, RollupScope.KEY, bot.key_id, "2026-11") == UsageCounts(
         requests=3, prompt_tokens=70, completion_tokens=35, cost_micros=7_000
     )
-    assert rollup(world, RollupScope.TEAM, "chatbot", "2026-11-25") == UsageTotals(
+    assert rollup(world, RollupScope.TEAM, "chatbot", "2026-11-25") == UsageCounts(
         requests=1, prompt_tokens=10, completion_tokens=5, cost_micros=1_000
     )
-    assert rollup(world, RollupScope.MODEL, GPT, "2026-11") == UsageTotals(
+    assert rollup(world, RollupScope.MODEL, GPT, "2026-11") == UsageCounts(
         requests=3, prompt_tokens=110, completion_tokens=55, cost_micros=11_000
     )
     assert rollup(world, RollupScope.MODEL, LLAMA, "2026-11-25") is None
     org_month = rollup(world, RollupScope.ORG, ORG_ID, "2026-11")
     assert org_month is not None
     assert (org_month.requests, org_month.cost_micros) == (4, 15_000)
-    assert rollup(world, RollupScope.ORG, ORG_ID, "2026-11-26") == UsageTotals(
+    assert rollup(world, RollupScope.ORG, ORG_ID, "2026-11-26") == UsageCounts(
         requests=3, prompt_tokens=140, completion_tokens=70, cost_micros=14_000
     )
     # A period lists every scope's rollup through the index.
@@ -281,7 +275,7 @@ def test_a_rerun_for_the_same_period_changes_nothing(world: World) -> None:
     world.meter(key, NOW + timedelta(minutes=7), 1_000)
     third = world.poll(NOW + timedelta(minutes=11))
     assert third["rollups_written"] == 6  # the same six rollups of this day and month
-    assert rollup(world, RollupScope.ORG, ORG_ID, "2026-11") == UsageTotals(
+    assert rollup(world, RollupScope.ORG, ORG_ID, "2026-11") == UsageCounts(
         requests=2, prompt_tokens=200, completion_tokens=100, cost_micros=6_000
     )
 
@@ -292,7 +286,7 @@ def test_an_older_reading_never_overwrites_a_newer_rollup(world: World) -> None:
     world.poll(NOW + timedelta(minutes=10))
     month = RollupKey(RollupScope.KEY, key.key_id, month_period("2026-11"))
 
-    assert not world.rollups.put(month, UsageTotals(), NOW + timedelta(minutes=5))
+    assert not world.rollups.put(month, UsageCounts(), NOW + timedelta(minutes=5))
 
     stored = world.rollups.get(month)
     assert stored is not None
@@ -315,10 +309,10 @@ def test_the_run_after_midnight_closes_the_previous_month(world: World) -> None:
     assert stored is not None
     assert (stored.totals.requests, stored.totals.cost_micros) == (2, 3_000)
     assert not stored.complete  # settlements may still land for a minute
-    assert rollup(world, RollupScope.KEY, key.key_id, "2026-12") == UsageTotals(
+    assert rollup(world, RollupScope.KEY, key.key_id, "2026-12") == UsageCounts(
         requests=1, prompt_tokens=100, completion_tokens=50, cost_micros=4_000
     )
-    assert rollup(world, RollupScope.KEY, key.key_id, "2026-11-30") == UsageTotals(
+    assert rollup(world, RollupScope.KEY, key.key_id, "2026-11-30") == UsageCounts(
         requests=2, prompt_tokens=200, completion_tokens=100, cost_micros=3_000
     )
 

@@ -9,12 +9,11 @@ import pytest
 from groq_gateway.core.limits import Scope
 from groq_gateway.core.money import micros_to_cents
 from groq_gateway.core.periods import month_days, previous_month
-from groq_gateway.core.records import DailyUsage
+from groq_gateway.core.records import DailyUsage, UsageCounts
 from groq_gateway.core.rollups import (
     ORG_ID,
     RollupKey,
     RollupScope,
-    UsageTotals,
     day_period,
     month_period,
     roll_up,
@@ -171,10 +170,10 @@ def test_roll_up_sums_each_scope_per_day_and_month() -> None:
         ["2026-11"],
     )
     month = month_period("2026-11")
-    assert rollups[RollupKey(RollupScope.KEY, "k1", month)] == UsageTotals(
+    assert rollups[RollupKey(RollupScope.KEY, "k1", month)] == UsageCounts(
         requests=3, prompt_tokens=10, completion_tokens=5, cost_micros=300
     )
-    assert rollups[RollupKey(RollupScope.TEAM, "t1", day_period("2026-11-26"))] == UsageTotals(
+    assert rollups[RollupKey(RollupScope.TEAM, "t1", day_period("2026-11-26"))] == UsageCounts(
         requests=2, completion_tokens=5, cost_micros=200
     )
     assert rollups[RollupKey(RollupScope.ORG, ORG_ID, month)].cost_micros == 700
@@ -195,7 +194,7 @@ def test_roll_up_sums_each_scope_per_day_and_month() -> None:
 def test_roll_up_ignores_other_months_and_always_has_the_org_month() -> None:
     rollups = roll_up([usage("2026-10-31", requests=1)], ["2026-11"])
     assert rollups == {
-        RollupKey(RollupScope.ORG, ORG_ID, month_period("2026-11")): UsageTotals(),
+        RollupKey(RollupScope.ORG, ORG_ID, month_period("2026-11")): UsageCounts(),
     }
 
 

@@ -21,9 +21,8 @@ Example::
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Literal
@@ -44,7 +43,7 @@ from groq_gateway.core.errors import GatewayError
 from groq_gateway.core.limits import MonthSpend, Scope
 from groq_gateway.core.money import micros_to_usd, usd_to_micros
 from groq_gateway.core.periods import month_end, month_of, utcnow
-from groq_gateway.core.records import DailyUsage, KeyStatus
+from groq_gateway.core.records import DailyUsage, KeyStatus, UsageCounts
 from groq_gateway.store import GatewayStore
 from groq_gateway.store.usage import RETENTION_DAYS
 
@@ -54,56 +53,34 @@ MAX_CONCURRENT_READS = 16
 Bucket = Literal["day", "month"]
 
 
-@dataclass
-class Tally:
-    """Sums of metering items."""
+def usage_totals(counts: UsageCounts) -> UsageTotals:
+    """The counters as the API shows them: tokens in all, cost in USD."""
+    return UsageTotals(
+        requests=counts.requests,
+        prompt_tokens=counts.prompt_tokens,
+        completion_tokens=counts.completion_tokens,
+        total_tokens=counts.total_tokens,
+        audio_seconds=float(counts.audio_seconds),
+        cost_usd=micros_to_usd(counts.cost_micros),
+        estimated_requests=counts.estimated_requests,
+        unpriced_requests=counts.unpriced_requests,
+    )
 
-    requests: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    audio_seconds: Decimal = field(default_factory=Decimal)
-    cost_micros: int = 0
-    estimated_requests: int = 0
-    unpriced_requests: int = 0
 
-    @classmethod
-    def of(cls, items: Iterable[DailyUsage]) -> Tally:
-        tally = cls()
-        for item in items:
-            tally.add(item)
-        return tally
-
-    def add(self, item: DailyUsage) -> None:
-        self.requests += item.requests
-        self.prompt_tokens += item.prompt_tokens
-        self.completion_tokens += item.completion_tokens
-        self.audio_seconds += item.audio_seconds
-        self.cost_micros += item.cost_micros
-        self.estimated_requests += item.estimated_requests
-        self.unpriced_requests += item.unpriced_requests
-
-    @property
-    def total_tokens(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
-
-    def totals(self) -> UsageTotals:
-        return UsageTotals(
-            requests=self.requests,
-            prompt_tokens=self.prompt_tokens,
-            completion_tokens=self.completion_tokens,
-            total_tokens=self.total_tokens,
-            audio_seconds=float(self.audio_seconds),
-            cost_usd=micros_to_usd(self.cost_micros),
-            estimated_requests=self.estimated_requests,
-            unpriced_requests=self.unpriced_requests,
-        )
-
-    def result(
-        self, key_id: str | None, key_name: str | None, team: str | None, model: str | None
-    ) -> UsageResult:
-        return UsageResult(
-            **self.totals().model_dump(), key_id=key_id, key_name=key_name, team=team, model=model
-        )
+def usage_result(
+    counts: UsageCounts,
+    key_id: str | None,
+    key_name: str | None,
+    team: str | None,
+    model: str | None,
+) -> UsageResult:
+    return UsageResult(
+        **usage_totals(counts).model_dump(),
+        key_id=key_id,
+        key_name=key_name,
+        team=team,
+        model=model,
+    )
 
 
 def budget_status(cap_usd: Decimal, spend: MonthSpend, resets_at: datetime) -> BudgetStatus:
@@ -207,7 +184,7 @@ class UsageReports:
                     by_team[item.team_id].append(item)
             if key.status is KeyStatus.REVOKED and not items:
                 continue
-            today_tally = Tally.of(i for i in items if i.day == today_text)
+            today_tally = UsageCounts.total(i for i in items if i.day == today_text)
             key_rows.append(
                 KeyUsageSummary(
                     key_id=key.key_id,
@@ -217,15 +194,15 @@ class UsageReports:
                     requests_today=today_tally.requests,
                     tokens_today=today_tally.total_tokens,
                     estimated_cost_usd=micros_to_usd(today_tally.cost_micros),
-                    today=today_tally.totals(),
-                    month_to_date=Tally.of(items).totals(),
+                    today=usage_totals(today_tally),
+                    month_to_date=usage_totals(UsageCounts.total(items)),
                     budget=budget(key.monthly_budget_usd, key_spend.get(key.key_id)),
                 )
             )
         team_rows = []
         for team_id in sorted(set(teams) | set(by_team)):
             items = by_team.get(team_id, [])
-            today_tally = Tally.of(i for i in items if i.day == today_text)
+            today_tally = UsageCounts.total(i for i in items if i.day == today_text)
             team = teams.get(team_id)
             team_rows.append(
                 TeamUsageSummary(
@@ -233,14 +210,14 @@ class UsageReports:
                     requests_today=today_tally.requests,
                     tokens_today=today_tally.total_tokens,
                     estimated_cost_usd=micros_to_usd(today_tally.cost_micros),
-                    today=today_tally.totals(),
-                    month_to_date=Tally.of(items).totals(),
+                    today=usage_totals(today_tally),
+                    month_to_date=usage_totals(UsageCounts.total(items)),
                     budget=budget(
                         None if team is None else team.monthly_budget_usd, team_spend.get(team_id)
                     ),
                 )
             )
-        org_today = Tally.of(i for i in every_item if i.day == today_text)
+        org_today = UsageCounts.total(i for i in every_item if i.day == today_text)
         return UsageSummary(
             date=today,
             month=month,
@@ -251,8 +228,8 @@ class UsageReports:
                 requests_today=org_today.requests,
                 tokens_today=org_today.total_tokens,
                 estimated_cost_usd=micros_to_usd(org_today.cost_micros),
-                today=org_today.totals(),
-                month_to_date=Tally.of(every_item).totals(),
+                today=usage_totals(org_today),
+                month_to_date=usage_totals(UsageCounts.total(every_item)),
                 budget=budget(self.org_cap_usd, org_spend),
             ),
         )
@@ -307,23 +284,24 @@ class UsageReports:
             items = [i for i in items if i.model == model]
 
         ranges = bucket_ranges(start, end, bucket)
-        groups: dict[str, dict[GroupKey, Tally]] = {low.isoformat(): {} for low, _ in ranges}
+        groups: dict[str, dict[GroupKey, UsageCounts]] = {low.isoformat(): {} for low, _ in ranges}
         for item in items:
             # The bucket's first day: the item's own day, or its month's first within range.
             first_day = item.day if bucket == "day" else max(first, f"{item.day[:7]}-01")
-            group = groups[first_day].setdefault(group_key(item, group_by), Tally())
-            group.add(item)
+            group, grouped_by = groups[first_day], group_key(item, group_by)
+            group[grouped_by] = group.get(grouped_by, UsageCounts()) + item
         data = []
         for bucket_start, bucket_end in ranges:
             tallies = groups[bucket_start.isoformat()]
             results = [
-                tally.result(
+                usage_result(
+                    counts,
                     group_id,
                     None if group_id is None else names.get(group_id),
                     group_team,
                     group_model,
                 )
-                for (group_id, group_team, group_model), tally in sorted(
+                for (group_id, group_team, group_model), counts in sorted(
                     tallies.items(), key=lambda pair: tuple(part or "" for part in pair[0])
                 )
             ]

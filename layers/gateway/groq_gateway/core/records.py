@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -188,26 +189,50 @@ class UsageRecord(BaseModel):
         return self.prompt_tokens + self.completion_tokens
 
 
-class DailyUsage(BaseModel):
-    """One key's use of one model on one UTC day: the metering item's fields."""
+class UsageCounts(BaseModel):
+    """The usage counters, summed over any set of requests: a day's metering item, a rollup,
+    a report's line."""
 
     model_config = ConfigDict(frozen=True)
 
-    key_id: str
-    team_id: str | None = None
-    model: str
-    day: str  # YYYY-MM-DD, UTC
     requests: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
     audio_seconds: Decimal = Decimal(0)
     cost_micros: int = 0
+    # Metered from an estimate (e.g. a stream cut off before its usage arrived).
     estimated_requests: int = 0
+    # For a model without a known price.
     unpriced_requests: int = 0
 
     @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
+
+    def counts(self) -> UsageCounts:
+        """The counters alone (of a :class:`DailyUsage`, without its key, model and day)."""
+        return UsageCounts(**{name: getattr(self, name) for name in UsageCounts.model_fields})
+
+    def __add__(self, other: UsageCounts) -> UsageCounts:
+        return UsageCounts(
+            **{
+                name: getattr(self, name) + getattr(other, name)
+                for name in UsageCounts.model_fields
+            }
+        )
+
+    @classmethod
+    def total(cls, usages: Iterable[UsageCounts]) -> UsageCounts:
+        return sum((usage.counts() for usage in usages), UsageCounts())
+
+
+class DailyUsage(UsageCounts):
+    """One key's use of one model on one UTC day: the metering item's fields."""
+
+    key_id: str
+    team_id: str | None = None
+    model: str
+    day: str  # YYYY-MM-DD, UTC
 
 
 class AdminRole(StrEnum):

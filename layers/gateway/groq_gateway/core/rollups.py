@@ -7,11 +7,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import Decimal
 from enum import StrEnum
 
 from groq_gateway.core.periods import month_of_day
-from groq_gateway.core.records import DailyUsage
+from groq_gateway.core.records import DailyUsage, UsageCounts
 
 ORG_ID = "org"
 
@@ -47,46 +46,6 @@ def month_period(month: str) -> Period:
     return Period(PeriodKind.MONTH, month)
 
 
-@dataclass(frozen=True)
-class UsageTotals:
-    """Summed metering: what one scope used in one period."""
-
-    requests: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    audio_seconds: Decimal = Decimal(0)
-    cost_micros: int = 0
-    estimated_requests: int = 0
-    unpriced_requests: int = 0
-
-    @classmethod
-    def of(cls, usage: DailyUsage) -> UsageTotals:
-        return cls(
-            requests=usage.requests,
-            prompt_tokens=usage.prompt_tokens,
-            completion_tokens=usage.completion_tokens,
-            audio_seconds=usage.audio_seconds,
-            cost_micros=usage.cost_micros,
-            estimated_requests=usage.estimated_requests,
-            unpriced_requests=usage.unpriced_requests,
-        )
-
-    def __add__(self, other: UsageTotals) -> UsageTotals:
-        return UsageTotals(
-            requests=self.requests + other.requests,
-            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
-            completion_tokens=self.completion_tokens + other.completion_tokens,
-            audio_seconds=self.audio_seconds + other.audio_seconds,
-            cost_micros=self.cost_micros + other.cost_micros,
-            estimated_requests=self.estimated_requests + other.estimated_requests,
-            unpriced_requests=self.unpriced_requests + other.unpriced_requests,
-        )
-
-    @property
-    def total_tokens(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
-
-
 @dataclass(frozen=True, order=True)
 class RollupKey:
     """Which rollup: a scope (``key``/``team``/``model``/``org``), its id, and the period."""
@@ -96,7 +55,7 @@ class RollupKey:
     period: Period
 
 
-def roll_up(usages: Iterable[DailyUsage], months: Iterable[str]) -> dict[RollupKey, UsageTotals]:
+def roll_up(usages: Iterable[DailyUsage], months: Iterable[str]) -> dict[RollupKey, UsageCounts]:
     """Every day and month rollup of ``months`` (``YYYY-MM``) that ``usages`` contribute to.
 
     Items outside those months are ignored. The org's month rollup is present for every month
@@ -110,14 +69,14 @@ def roll_up(usages: Iterable[DailyUsage], months: Iterable[str]) -> dict[RollupK
         # key k1, team t, model m and org: one day rollup and one month rollup each
     """
     wanted = set(months)
-    totals: dict[RollupKey, UsageTotals] = defaultdict(UsageTotals)
+    totals: dict[RollupKey, UsageCounts] = defaultdict(UsageCounts)
     for month in wanted:
-        totals[RollupKey(RollupScope.ORG, ORG_ID, month_period(month))] = UsageTotals()
+        totals[RollupKey(RollupScope.ORG, ORG_ID, month_period(month))] = UsageCounts()
     for usage in usages:
         month = month_of_day(usage.day)
         if month not in wanted:
             continue
-        amount = UsageTotals.of(usage)
+        amount = usage.counts()
         scopes = [
             (RollupScope.KEY, usage.key_id),
             (RollupScope.MODEL, usage.model),

@@ -10,13 +10,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
+from groq_gateway.core.records import UsageCounts
 from groq_gateway.core.rollups import (
     ORG_ID,
     Period,
     PeriodKind,
     RollupKey,
     RollupScope,
-    UsageTotals,
     month_period,
 )
 from groq_gateway.store.table import ConditionFailedError, Table, to_item
@@ -35,7 +35,7 @@ _TOTAL_FIELDS = (
 @dataclass(frozen=True)
 class StoredRollup:
     key: RollupKey
-    totals: UsageTotals
+    totals: UsageCounts
     computed_at: str
     complete: bool = False
 
@@ -65,7 +65,7 @@ def _day_expiry(day: str) -> int:
 def _stored(item: dict[str, Any]) -> StoredRollup:
     kind = PeriodKind(item["period_kind"])
     key = RollupKey(RollupScope(item["scope"]), item["scope_id"], Period(kind, item["period"]))
-    totals = UsageTotals(
+    totals = UsageCounts(
         **{field: int(item.get(field, 0)) for field in _TOTAL_FIELDS},
         audio_seconds=Decimal(item.get("audio_seconds", 0)),
     )
@@ -106,7 +106,7 @@ class RollupStore:
     def put(
         self,
         key: RollupKey,
-        totals: UsageTotals,
+        totals: UsageCounts,
         computed_at: datetime,
         *,
         complete: bool = False,

@@ -9,13 +9,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from groq_gateway.core.periods import day_of, month_days, month_of, month_start, previous_month
-from groq_gateway.core.records import DailyUsage, GatewayKey
+from groq_gateway.core.records import DailyUsage, GatewayKey, UsageCounts
 from groq_gateway.core.rollups import (
     ORG_ID,
     Period,
     RollupKey,
     RollupScope,
-    UsageTotals,
     day_period,
     month_period,
     roll_up,
@@ -34,8 +33,8 @@ USAGE_READERS = 8
 class MonthToDate:
     """The current UTC month's totals the metrics publish."""
 
-    org: UsageTotals
-    teams: dict[str, UsageTotals]
+    org: UsageCounts
+    teams: dict[str, UsageCounts]
 
 
 def _read_usage(

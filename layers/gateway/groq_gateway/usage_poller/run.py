@@ -23,8 +23,7 @@ from groq_gateway.core.metric_names import Dimension, MetricName, MetricsBatch
 from groq_gateway.core.money import micros_to_usd
 from groq_gateway.core.observability import logger
 from groq_gateway.core.periods import utcnow
-from groq_gateway.core.records import Team
-from groq_gateway.core.rollups import UsageTotals
+from groq_gateway.core.records import Team, UsageCounts
 from groq_gateway.core.settings import Settings, get_settings
 from groq_gateway.secrets_manager import SecretUnavailableError
 from groq_gateway.store import GatewayStore, StoreUnavailableError
@@ -97,7 +96,7 @@ def _usage_metrics(metrics: MetricsBatch, month: MonthToDate, teams: Sequence[Te
     metrics.add(MetricName.ORG_MONTH_TO_DATE_REQUESTS, month.org.requests)
     metrics.add(MetricName.ORG_MONTH_TO_DATE_TOKENS, month.org.total_tokens)
     for team in teams:
-        totals = month.teams.get(team.team_id, UsageTotals())
+        totals = month.teams.get(team.team_id, UsageCounts())
         dimensions = {Dimension.TEAM: team.team_id}
         metrics.add(
             MetricName.TEAM_MONTH_TO_DATE_SPEND_USD,
