@@ -1,25 +1,5 @@
-"""Gateway key rotation without downtime: a new secret, the old one through its grace period,
-retired once it has gone quiet, and at its deadline at the latest.
-
-The seed's manual runbook (create a replacement, deploy it, watch 24 h for traffic on the old
-key, delete it) done by the gateway, with two differences: the key keeps its identity (id,
-team, limits, budget and usage history; only the secret changes), and the old secret's
-traffic is watched by the proxy itself (:mod:`groq_gateway.store.secret_use`).
-
-* :func:`rotated` is the pure step: the key with a new current secret and the old one's grace
-  period and deadline set.
-* :class:`KeyRotator` writes it (a versioned update and its audit entry, in one transaction),
-  delivers the new secret to the key's Secrets Manager secret when it has one, rotates keys
-  whose period is due, and retires replaced secrets.
-
-Every step is conditional on the key's version, so a repeated or concurrent run never mints
-two secrets or retires one early: the second run finds the key changed or the work done.
-
-Example::
-
-    rotator = KeyRotator(store, settings)
-    result = rotator.rotate("k1a2b3c4d5e6f7g8", actor=ROTATION_ACTOR)
-    result.plaintext  # the new key, shown once
+"""Rotating gateway keys' secrets and retiring the replaced ones: shared by the admin API's
+rotate route and the rotation function. See docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -31,7 +11,6 @@ from enum import StrEnum
 from typing import Any
 
 from groq_gateway.core.audit import Actor, audit_entry
-from groq_gateway.core.errors import GatewayError
 from groq_gateway.core.events import RotationDeadlineEvent, SecretRetiredEvent
 from groq_gateway.core.key_format import GATEWAY_KEY_PREFIX, MintedKey, mint_key
 from groq_gateway.core.observability import logger
@@ -40,6 +19,7 @@ from groq_gateway.core.records import AuditAction, GatewayKey, KeyStatus, Secret
 from groq_gateway.core.settings import Settings
 from groq_gateway.secrets_manager import deliver_key
 from groq_gateway.store import ConditionFailedError, GatewayStore
+from groq_gateway.store.optimistic import retry_on_conflict
 from groq_gateway.store.secret_use import SecretUse
 
 # At most this many replaced secrets may still be in grace; another rotation waits for one
@@ -56,8 +36,29 @@ class RetireReason(StrEnum):
     DEADLINE = "deadline"  # the hard deadline passed (possibly still in use)
 
 
-class RotationRefusedError(GatewayError):
-    pass
+class RotationError(Exception):
+    """A key that could not be rotated; the key is as it was, or waits for the next run."""
+
+
+class NoSuchKeyError(RotationError):
+    """No gateway key has this id."""
+
+    def __init__(self, key_id: str) -> None:
+        super().__init__(f"no API key with id {key_id!r}")
+        self.key_id = key_id
+
+
+class RotationRefusedError(RotationError):
+    """The key's state forbids a rotation; ``code`` says which state."""
+
+    def __init__(self, message: str, *, code: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+class DeliveryFailedError(RotationError):
+    """The new secret could not be written to the key's Secrets Manager secret."""
 
 
 def delivery_secret_name(settings: Settings, key_id: str) -> str:
@@ -71,14 +72,12 @@ def rotated(key: GatewayKey, now: datetime) -> tuple[GatewayKey, MintedKey]:
     """
     if key.status in (KeyStatus.REVOKED, KeyStatus.EXPIRED):
         raise RotationRefusedError(
-            409,
             f"API key '{key.key_id}' is {key.status.value}; it cannot rotate.",
             code="key_not_rotatable",
         )
     delivered = [s for s in key.secrets if s.delivered]
     if sum(1 for s in delivered if not s.is_current) >= MAX_PREVIOUS_SECRETS:
         raise RotationRefusedError(
-            409,
             f"API key '{key.key_id}' already has {MAX_PREVIOUS_SECRETS} replaced secrets in "
             "their grace period; rotate again once one of them has retired.",
             code="rotation_pending",
@@ -186,25 +185,27 @@ class KeyRotator:
     # -- one key ----------------------------------------------------------------------------
 
     def rotate(self, key_id: str, actor: Actor) -> Rotation:
-        """Rotate now: the new key (plaintext once), delivered when the key asks for it."""
-        for _ in range(MAX_ATTEMPTS):
+        """Rotate now: the new key (plaintext once), delivered when the key asks for it.
+
+        :class:`NoSuchKeyError`, :class:`RotationRefusedError`, :class:`DeliveryFailedError`,
+        or :class:`KeptChangingError` when the key changed under every attempt.
+        """
+
+        def attempt() -> tuple[GatewayKey, MintedKey]:
             key = self.store.keys.get(key_id)
             if key is None:
-                raise GatewayError(404, f"No API key with id '{key_id}'.", code="not_found")
+                raise NoSuchKeyError(key_id)
             now = self._now()
             new, minted = rotated(key, now)
             entry = audit_entry(actor, AuditAction.API_KEY_ROTATED, before=key, after=new, at=now)
-            try:
-                self.store.audit.commit(entry, [self.store.keys.update(key, new)])
-            except ConditionFailedError:
-                continue  # changed meanwhile: rotate the key as it is now
-            logger.info("key rotated", extra={"key_id": key_id, "actor": actor.actor_id})
-            if not key.deliver_to_secret:
-                return Rotation(new, minted.plaintext, None)
-            return self._deliver_new_secret(new, minted)
-        raise GatewayError(
-            409, f"API key '{key_id}' kept changing; try again.", code="concurrent_change"
-        )
+            self.store.audit.commit(entry, [self.store.keys.update(key, new)])
+            return new, minted
+
+        new, minted = retry_on_conflict(attempt, attempts=MAX_ATTEMPTS)
+        logger.info("key rotated", extra={"key_id": key_id, "actor": actor.actor_id})
+        if not new.deliver_to_secret:
+            return Rotation(new, minted.plaintext, None)
+        return self._deliver_new_secret(new, minted)
 
     def _deliver_new_secret(self, key: GatewayKey, minted: MintedKey) -> Rotation:
         """Put the new secret where the app reads it, then accept it.
@@ -227,12 +228,9 @@ class KeyRotator:
                 "key delivery failed",
                 extra={"key_id": key.key_id, "error_type": type(error).__name__},
             )
-            raise GatewayError(
-                502,
+            raise DeliveryFailedError(
                 "The new secret could not be delivered to its Secrets Manager secret; the old "
-                "secret stays valid and the next scheduled run tries again.",
-                type="api_error",
-                code="delivery_failed",
+                "secret stays valid and the next scheduled run tries again."
             ) from error
         secrets = [
             s.model_copy(update={"delivered": True}) if s.secret_hash == minted.secret_hash else s
@@ -255,7 +253,7 @@ class KeyRotator:
                     outcome.rotated.append(key.key_id)
                     continue
                 self._watch_previous_secrets(key, outcome)
-            except (GatewayError, ConditionFailedError) as error:
+            except (RotationError, ConditionFailedError) as error:
                 logger.warning(
                     "rotation step failed",
                     extra={"key_id": key.key_id, "error_type": type(error).__name__},

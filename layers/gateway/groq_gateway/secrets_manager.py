@@ -25,11 +25,15 @@ from aws_lambda_powertools.utilities.parameters.exceptions import (
     TransformParameterError,
 )
 
-from groq_gateway.core.errors import GatewayError, service_unavailable
+from groq_gateway.core.errors import service_unavailable
 
 
 class SecretUnavailableError(Exception):
     """The secret could not be read or does not hold what it should."""
+
+
+class SecretNotConfiguredError(SecretUnavailableError):
+    """The secret was read but holds no value yet: an operator has to store one."""
 
 
 @cache
@@ -92,13 +96,12 @@ class AdminKeys:
         self.max_age = max_age
 
     def is_bootstrap_key(self, token: str) -> bool:
-        try:
-            value = read_json_secret(self.secret_id, max_age=self.max_age)
-        except SecretUnavailableError as error:
-            raise service_unavailable("The gateway cannot read its admin key.") from error
+        """Whether ``token`` is the bootstrap admin key; :class:`SecretUnavailableError` when
+        the secret cannot be read, :class:`SecretNotConfiguredError` when it holds no key."""
+        value = read_json_secret(self.secret_id, max_age=self.max_age)
         expected = value.get("admin_key")
         if not isinstance(expected, str) or not expected:
-            raise GatewayError(503, "No admin key is configured.", type="service_unavailable")
+            raise SecretNotConfiguredError(f"secret {self.secret_id} holds no admin_key")
         return hmac.compare_digest(expected.encode(), token.encode())
 
 

@@ -41,7 +41,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from groq_gateway.admin.service import AdminPrincipal
+from groq_gateway.admin.principals import AdminPrincipal
 from groq_gateway.core.errors import GatewayError
 from groq_gateway.core.records import AdminRole
 

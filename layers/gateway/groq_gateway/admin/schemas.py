@@ -1,22 +1,15 @@
 """What the admin API accepts and returns. Unknown fields are refused, never ignored.
 
-Requests: money is a decimal number of US dollars (``12.5`` or ``"12.50"``); times are
-ISO 8601 (a time without an offset is UTC); a ``PATCH`` changes only the fields it names, and
-``null`` clears a limit (no limit, or the team's). Responses show money as JSON numbers in
-USD and never hold a key's hash; a key's plaintext appears only in the answer that creates it.
-
-Example::
-
-    body = CreateKeyRequest.model_validate({"name": "chatbot-prod", "requests_per_minute": 500})
-    KeyResponse.of(key).model_dump(mode="json")
+Each resource's settable fields are declared once; its create and PATCH bodies derive from them.
 """
 
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self, TypeVar, cast, get_args
 
 from pydantic import (
     AfterValidator,
@@ -24,8 +17,10 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    create_model,
     field_validator,
 )
+from pydantic.fields import FieldInfo
 
 from groq_gateway.core.records import (
     TEAM_ID_PATTERN,
@@ -42,6 +37,9 @@ from groq_gateway.core.views import (
     TeamResponse,
     Usd,
 )
+from groq_gateway.store.paging import Page
+
+Item = TypeVar("Item")
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -109,14 +107,80 @@ def _refuse_null(value: object) -> object:
     return value
 
 
+def _admits_null(field: FieldInfo) -> bool:
+    return field.annotation is None or type(None) in get_args(field.annotation)
+
+
+PatchModel = TypeVar("PatchModel", bound=_Patch)
+
+
+def with_changes_of(
+    settings: type[BaseModel],
+) -> Callable[[type[PatchModel]], type[PatchModel]]:
+    """Add ``settings``' fields to a PATCH body, ahead of its own: each optional and unset by
+    default, with the same constraints; ``null`` is refused where creation refuses it."""
+
+    def derive(body: type[PatchModel]) -> type[PatchModel]:
+        fields: dict[str, Any] = {
+            name: (field.rebuild_annotation() | None, None)
+            for name, field in settings.model_fields.items()
+        }
+        not_nullable = [
+            name for name, field in settings.model_fields.items() if not _admits_null(field)
+        ]
+        changes = create_model(
+            f"{settings.__name__}Changes",
+            __base__=_Patch,
+            __module__=__name__,
+            __validators__={
+                "refuse_null": field_validator(*not_nullable, mode="before")(_refuse_null)
+            },
+            **fields,
+        )
+        bases: tuple[type[BaseModel], ...] = (body, changes)
+        derived = create_model(
+            body.__name__, __base__=bases, __module__=__name__, __doc__=body.__doc__
+        )
+        return cast("type[PatchModel]", derived)  # a subclass of ``body``
+
+    return derive
+
+
+class _StatusChange(_Patch):
+    status: Literal["active", "paused"] | None = None
+    paused_reason: Reason | None = None
+
+    @field_validator("status", mode="before")
+    @classmethod
+    def not_null(cls, value: object) -> object:
+        return _refuse_null(value)
+
+
+class _List(BaseModel):
+    object: Literal["list"] = "list"
+    has_more: bool
+    # Pass as ``after`` to read the next page; null on the last page.
+    next_cursor: str | None
+
+    @classmethod
+    def of_page(cls, page: Page[Item], view: Callable[[Item], BaseModel]) -> Self:
+        """The list response of one store page, each item shown as ``view`` shows it."""
+        return cls.model_validate(
+            {
+                "data": [view(item) for item in page.items],
+                "has_more": page.next_cursor is not None,
+                "next_cursor": page.next_cursor,
+            }
+        )
+
+
 # ------------------------------------------------------------------------------------------
 # Gateway keys
 # ------------------------------------------------------------------------------------------
 
 
-class CreateKeyRequest(BaseModel):
-    """The seed's body (``name``, ``allowed_models``, ``requests_per_minute``,
-    ``tokens_per_minute``) and the gateway's additions."""
+class KeySettings(BaseModel):
+    """A gateway key's settable fields, with their defaults at creation."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -142,42 +206,13 @@ class CreateKeyRequest(BaseModel):
     deliver_to_secret: bool = False
 
 
-class UpdateKeyRequest(_Patch):
+class CreateKeyRequest(KeySettings):
+    """A new gateway key: a name, and any of its limits, allowlists, team and rotation."""
+
+
+@with_changes_of(KeySettings)
+class UpdateKeyRequest(_StatusChange):
     """A key's changes; ``status`` pauses (``paused``) or resumes (``active``) it."""
-
-    name: Name | None = None
-    team: TeamId | None = None
-    description: Description | None = None
-    allowed_models: ModelList | None = None
-    requests_per_minute: PerMinuteLimit | None = None
-    tokens_per_minute: PerMinuteLimit | None = None
-    monthly_budget_usd: BudgetUsd | None = None
-    expires_at: UtcDatetime | None = None
-    allowed_endpoints: list[EndpointGroup] | None = None
-    allowed_cidrs: list[Cidr] | None = None
-    rotation_period_days: RotationDays | None = None
-    grace_period_hours: Hours | None = None
-    quiet_period_hours: Hours | None = None
-    retire_deadline_hours: Annotated[int, Field(ge=1, le=2160)] | None = None
-    deadline_warning_hours: Hours | None = None
-    deliver_to_secret: bool | None = None
-    status: Literal["active", "paused"] | None = None
-    paused_reason: Reason | None = None
-
-    @field_validator(
-        "name",
-        "description",
-        "status",
-        "grace_period_hours",
-        "quiet_period_hours",
-        "retire_deadline_hours",
-        "deadline_warning_hours",
-        "deliver_to_secret",
-        mode="before",
-    )
-    @classmethod
-    def not_null(cls, value: object) -> object:
-        return _refuse_null(value)
 
 
 class CreatedKeyResponse(KeyResponse):
@@ -192,13 +227,6 @@ class RotatedKeyResponse(CreatedKeyResponse):
     delivered_to: str | None
 
 
-class _List(BaseModel):
-    object: Literal["list"] = "list"
-    has_more: bool
-    # Pass as ``after`` to read the next page; null on the last page.
-    next_cursor: str | None
-
-
 class KeyList(_List):
     data: list[KeyResponse]
 
@@ -208,12 +236,11 @@ class KeyList(_List):
 # ------------------------------------------------------------------------------------------
 
 
-class CreateTeamRequest(BaseModel):
-    """A team: the seed's ``TEAM_MODEL_ACCESS`` entry plus limits and a monthly budget."""
+class TeamSettings(BaseModel):
+    """A team's settable fields, with their defaults at creation."""
 
     model_config = ConfigDict(extra="forbid")
 
-    id: TeamId
     description: Description = ""
     # None: every model. [] allows none.
     allowed_models: ModelList | None = None
@@ -224,23 +251,19 @@ class CreateTeamRequest(BaseModel):
     monthly_budget_usd: BudgetUsd | None = None
 
 
-class UpdateTeamRequest(_Patch):
+class _TeamIdentity(BaseModel):
+    id: TeamId
+
+
+# The identity's field comes first: pydantic orders fields from the last base to the first.
+class CreateTeamRequest(TeamSettings, _TeamIdentity):
+    """A team: the models its keys may use, model aliases, limits and a monthly budget."""
+
+
+@with_changes_of(TeamSettings)
+class UpdateTeamRequest(_StatusChange):
     """A team's changes; ``status`` pauses (``paused``) or resumes (``active``) every key of
     the team."""
-
-    description: Description | None = None
-    allowed_models: ModelList | None = None
-    model_aliases: dict[ModelId, ModelId] | None = None
-    requests_per_minute: PerMinuteLimit | None = None
-    tokens_per_minute: PerMinuteLimit | None = None
-    monthly_budget_usd: BudgetUsd | None = None
-    status: Literal["active", "paused"] | None = None
-    paused_reason: Reason | None = None
-
-    @field_validator("description", "model_aliases", "status", mode="before")
-    @classmethod
-    def not_null(cls, value: object) -> object:
-        return _refuse_null(value)
 
 
 class TeamList(_List):

@@ -59,3 +59,8 @@ def not_found(message: str, code: str = "unknown_url") -> GatewayError:
 
 def service_unavailable(message: str) -> GatewayError:
     return GatewayError(503, message, type="service_unavailable", code="service_unavailable")
+
+
+def no_such_record(kind: str, identifier: str) -> GatewayError:
+    """404 for an id that names no record of its kind (``kind``: "API key", "team", ...)."""
+    return GatewayError(404, f"No {kind} with id '{identifier}'.", code="not_found")

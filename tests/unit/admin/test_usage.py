@@ -8,9 +8,16 @@ from decimal import Decimal
 import pytest
 
 from groq_gateway.admin.schemas import GroupBy
-from groq_gateway.admin.usage import Tally, bucket_ranges, budget_status, group_key, micros_to_usd
+from groq_gateway.admin.usage import (
+    bucket_ranges,
+    budget_status,
+    group_key,
+    usage_result,
+    usage_totals,
+)
 from groq_gateway.core.limits import MonthSpend
-from groq_gateway.core.records import DailyUsage
+from groq_gateway.core.money import micros_to_usd
+from groq_gateway.core.records import DailyUsage, UsageCounts
 
 
 def usage(day: str, model: str = "m", **counts: int) -> DailyUsage:
@@ -36,8 +43,8 @@ def test_month_buckets_are_clipped_to_the_range() -> None:
     ]
 
 
-def test_a_tally_sums_every_counter_and_shows_dollars() -> None:
-    tally = Tally.of(
+def test_usage_counts_sum_every_counter_and_the_api_shows_dollars() -> None:
+    counts = UsageCounts.total(
         [
             usage("2026-11-01", requests=2, prompt_tokens=10, completion_tokens=5, cost_micros=7),
             usage(
@@ -50,12 +57,12 @@ def test_a_tally_sums_every_counter_and_shows_dollars() -> None:
             ),
         ]
     )
-    totals = tally.totals()
+    totals = usage_totals(counts)
     assert (totals.requests, totals.total_tokens, totals.prompt_tokens) == (3, 16, 11)
     assert totals.cost_usd == Decimal("1.500007")
     assert (totals.estimated_requests, totals.unpriced_requests) == (1, 1)
     assert '"cost_usd":1.500007' in totals.model_dump_json()
-    result = tally.result("k", "name", None, "m")
+    result = usage_result(counts, "k", "name", None, "m")
     assert (result.key_name, result.team, result.requests) == ("name", None, 3)
 
 

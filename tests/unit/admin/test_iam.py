@@ -25,7 +25,7 @@ from groq_gateway.core.errors import GatewayError
 from groq_gateway.core.records import AdminRole
 from groq_gateway.core.settings import Settings
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 ACCOUNT = "123456789012"
 OTHER_ACCOUNT = "210987654321"
 ALICE = f"arn:aws:iam::{ACCOUNT}:user/alice"

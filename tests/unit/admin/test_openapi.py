@@ -7,7 +7,7 @@ from pathlib import Path
 
 from groq_gateway.admin.openapi import document, main, render
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 COMMITTED = ROOT / "docs" / "openapi.json"
 REGENERATE = "python -m groq_gateway.admin.openapi docs/openapi.json"
 

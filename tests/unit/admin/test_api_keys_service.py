@@ -1,4 +1,4 @@
-"""The rules the admin service applies before it writes anything."""
+"""How a gateway key is checked against its team before anything is written."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from groq_gateway.admin.service import check_aliases, check_within_team
+from groq_gateway.admin.services.api_keys import check_within_team
 from groq_gateway.core.errors import GatewayError
 from groq_gateway.core.key_format import GATEWAY_KEY_PREFIX, mint_key
 from groq_gateway.core.records import GatewayKey, SecretVersion, Team
@@ -81,15 +81,3 @@ def test_only_the_named_fields_are_checked() -> None:
     over = key(allowed_models=["z"], requests_per_minute=50)
     check_within_team(over, narrowed, ("tokens_per_minute",))
     assert refusal(over, narrowed, ("requests_per_minute",)).param == "requests_per_minute"
-
-
-def test_aliases_must_lead_somewhere_allowed() -> None:
-    check_aliases(team(model_aliases={"old": "new"}))
-    check_aliases(team(allowed_models=["new"], model_aliases={"old": "new"}))
-    for bad in (
-        team(model_aliases={"same": "same"}),
-        team(allowed_models=["a"], model_aliases={"old": "new"}),
-    ):
-        with pytest.raises(GatewayError) as raised:
-            check_aliases(bad)
-        assert (raised.value.status, raised.value.param) == (422, "model_aliases")

@@ -1,0 +1,47 @@
+"""``/openai/v1/audit-log``: the audit log."""
+
+# No ``from __future__ import annotations``: FastAPI reads the routes' annotations.
+
+from datetime import date, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from groq_gateway.admin.dependencies import After, Limit, Reader, Services, in_thread
+from groq_gateway.admin.schemas import AuditEntryResponse, AuditLogPage
+from groq_gateway.core.periods import utcnow
+from groq_gateway.core.records import AuditAction
+
+# The audit log's default window when no start is given.
+DEFAULT_AUDIT_DAYS = 365
+
+router = APIRouter(prefix="/openai/v1/audit-log", tags=["audit-log"])
+
+
+@router.get("", response_model=AuditLogPage, summary="Admin changes, newest first")
+async def audit_log(
+    caller: Reader,
+    admin: Services,
+    limit: Limit = 20,
+    after: After = None,
+    start: Annotated[
+        date | None, Query(description="First UTC day; default 365 days before end.")
+    ] = None,
+    end: Annotated[date | None, Query(description="Last UTC day; default today.")] = None,
+    actor: Annotated[str | None, Query(description="Only this admin key id's.")] = None,
+    action: Annotated[AuditAction | None, Query()] = None,
+    target: Annotated[str | None, Query(description="Only changes to this id.")] = None,
+) -> AuditLogPage:
+    last_day = end or utcnow().date()
+    first_day = start or last_day - timedelta(days=DEFAULT_AUDIT_DAYS)
+    page = await in_thread(
+        admin.audit_log.list_page,
+        first_day=first_day,
+        last_day=last_day,
+        actor_id=actor,
+        action=action,
+        target_id=target,
+        limit=limit,
+        cursor=after,
+    )
+    return AuditLogPage.of_page(page, AuditEntryResponse.of)

@@ -1,0 +1,1 @@
+"""The admin API's operations, one service per resource; each change is audited."""
