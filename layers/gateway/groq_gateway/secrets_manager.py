@@ -1,14 +1,9 @@
-"""Secrets Manager behind a small adapter, with the caching the hot path needs.
-
-Reads go through one Powertools Parameters ``SecretsProvider`` per process, which caches each
-value in memory for ``max_age`` seconds. ``force`` bypasses the cache, e.g. after the
-upstream answered 401 because the key was rotated.
+"""Secrets Manager behind a small adapter: cached JSON secrets (Powertools Parameters), the
+upstream and bootstrap admin keys, and key delivery.
 
 Example::
 
-    upstream = UpstreamKeys(secret_id="arn:...:secret:upstream", max_age=60)
-    upstream.prepare()  # during init: the client exists before the first request
-    key = upstream.active_key()
+    UpstreamKeys(secret_id="arn:...:secret:upstream", max_age=60).active_key()
 """
 
 from __future__ import annotations
@@ -24,8 +19,6 @@ from aws_lambda_powertools.utilities.parameters.exceptions import (
     GetParameterError,
     TransformParameterError,
 )
-
-from groq_gateway.core.errors import service_unavailable
 
 
 class SecretUnavailableError(Exception):
@@ -75,16 +68,12 @@ class UpstreamKeys:
         secrets_provider()
 
     def active_key(self, *, force: bool = False) -> str:
-        try:
-            value = read_json_secret(self.secret_id, max_age=self.max_age, force=force)
-        except SecretUnavailableError as error:
-            raise service_unavailable("The gateway cannot read its upstream key.") from error
+        """The key requests go out with; :class:`SecretUnavailableError` if it cannot be read,
+        :class:`SecretNotConfiguredError` if the secret holds none yet."""
+        value = read_json_secret(self.secret_id, max_age=self.max_age, force=force)
         key = value.get("active")
         if not isinstance(key, str) or not key:
-            raise service_unavailable(
-                "The gateway has no upstream Groq key configured yet; an operator must store "
-                "one in the upstream key secret."
-            )
+            raise SecretNotConfiguredError(f"secret {self.secret_id} holds no active key")
         return key
 
 

@@ -1,34 +1,10 @@
 """IAM (SigV4) callers of the admin API: the identity API Gateway vouches for, and its role.
-
-Every admin route exists twice (template.yaml). Under ``/openai/v1/...`` the app checks a
-bearer admin key. Under ``/iam/openai/v1/...`` API Gateway checks a SigV4 signature
-(``AWS_IAM``) before the function runs, and the app reads who signed from the request context
-that the Lambda Web Adapter hands it in the ``x-amzn-request-context`` header: the REST
-event's ``requestContext`` as JSON, with the caller in ``identity.userArn`` and
-``identity.accountId`` and the route API Gateway matched in ``resourcePath``. The adapter sets
-that header itself, replacing any copy a client sent (and ``groq-gateway dev`` drops a
-client's copy), so the header is API Gateway's word. One mechanism per prefix: an ``/iam/``
-path never accepts a bearer key, and the other paths never read an IAM identity.
-
-Which principals may do what comes from two comma-separated lists of ARNs,
-``ADMIN_IAM_FULL_ARNS`` and ``ADMIN_IAM_READ_ONLY_ARNS`` (template parameters
-``AdminIamFullArns`` and ``AdminIamReadOnlyArns``):
-
-- both empty (the default): every principal of the account that owns the API is ``full``;
-  principals of other accounts are refused;
-- otherwise only listed principals get in; one on both lists is ``read_only``.
-
-An entry is an exact principal ARN (``arn:aws:iam::123456789012:user/alice``), a role ARN,
-which also matches every session of that role
-(``arn:aws:sts::123456789012:assumed-role/Ops/alice`` for ``arn:aws:iam::123456789012:role/Ops``),
-or an account's ``:root`` ARN, which, as in IAM policies, stands for every principal of that
-account. Wildcards are not accepted.
+See docs/architecture.md#admin-callers-over-iam-the-trust-model and docs/admin-api.md.
 
 Example::
 
     access = IamAccess(read_only=("arn:aws:iam::123456789012:role/Dashboards",))
-    principal = access.principal(request.headers.get(REQUEST_CONTEXT_HEADER))
-    principal.role  # AdminRole.READ_ONLY for a Dashboards session; 403 for anyone else
+    access.principal(request.headers.get(REQUEST_CONTEXT_HEADER)).role  # AdminRole.READ_ONLY
 """
 
 from __future__ import annotations

@@ -382,7 +382,7 @@ class KeyUsageSummary(BaseModel):
     key_name: str
     team: str | None
     status: KeyStatus
-    # The seed's three figures: today's (UTC) requests, tokens and cost.
+    # Today's (UTC) requests, tokens and cost, at a glance.
     requests_today: int
     tokens_today: int
     estimated_cost_usd: Usd

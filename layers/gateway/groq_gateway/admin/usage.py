@@ -1,21 +1,9 @@
 """Usage reports from the proxy's metering: today and month to date, and history in buckets.
-
-The proxy writes one metering item per key, model and UTC day
-(:mod:`groq_gateway.store.usage`) and keeps month-to-date spend counters for every scope with
-a cap (:mod:`groq_gateway.store.counters`). The summary reads each key's items for the month
-(one query per key, run concurrently) and the counters of the scopes that have a cap; the
-history reads one key's items, one team's (one index query) or every key's.
-
-Budgets follow the billing month exactly (its timezone, ``BILLING_TIMEZONE``); usage figures
-count whole UTC days, as metering keeps them, so "month to date" starts with the UTC day in
-which the billing month began.
+Budgets follow the billing month; usage figures count whole UTC days (docs/admin-api.md).
 
 Example::
 
-    reports = UsageReports(store, org_cap_usd=Decimal(1000), billing_tz=ZoneInfo("Europe/Berlin"))
-    summary = reports.summary()
-    history = reports.history(start=date(2026, 11, 1), end=date(2026, 11, 26),
-                              bucket="day", group_by=["model"])
+    UsageReports(store, org_cap_usd=Decimal(1000), billing_tz=ZoneInfo("Europe/Berlin")).summary()
 """
 
 from __future__ import annotations

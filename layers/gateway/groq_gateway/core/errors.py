@@ -1,9 +1,5 @@
-"""Errors in OpenAI's format: ``{"error": {"message", "type", "code", "param"}}``.
-
-Every error the gateway returns, from the proxy or the admin API, is a :class:`GatewayError`.
-The official ``openai`` and ``groq`` SDKs map the status code to their own exception classes
-(401 AuthenticationError, 403 PermissionDeniedError, 429 RateLimitError, ...), so apps handle
-gateway errors exactly as they handle Groq's.
+"""Errors in OpenAI's format (``{"error": {"message", "type", "code", "param"}}``), which the
+``openai`` and ``groq`` SDKs map to their own exception classes, and their constructors.
 
 Example::
 

@@ -13,8 +13,12 @@ import anyio
 import anyio.to_thread
 import httpx
 
-from groq_gateway.core.errors import GatewayError
-from groq_gateway.secrets_manager import UpstreamKeys
+from groq_gateway.core.errors import GatewayError, service_unavailable
+from groq_gateway.secrets_manager import (
+    SecretNotConfiguredError,
+    SecretUnavailableError,
+    UpstreamKeys,
+)
 
 # Requests carry only the headers Groq needs, and the upstream key in place of the client's
 # gateway key. Responses carry back only headers that reveal nothing about the upstream
@@ -166,7 +170,15 @@ class Upstream:
         return response
 
     async def _send_once(self, build: RequestBuilder, *, fresh_key: bool) -> httpx.Response:
-        key = await anyio.to_thread.run_sync(lambda: self._keys.active_key(force=fresh_key))
+        try:
+            key = await anyio.to_thread.run_sync(lambda: self._keys.active_key(force=fresh_key))
+        except SecretNotConfiguredError as error:
+            raise service_unavailable(
+                "The gateway has no upstream Groq key configured yet; an operator must store "
+                "one in the upstream key secret."
+            ) from error
+        except SecretUnavailableError as error:
+            raise service_unavailable("The gateway cannot read its upstream key.") from error
         request = build(key)
         try:
             return await self._client.send(request, stream=True)
