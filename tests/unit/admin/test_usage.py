@@ -43,6 +43,18 @@ def test_month_buckets_are_clipped_to_the_range() -> None:
     ]
 
 
+def test_buckets_reach_the_last_day_of_the_calendar() -> None:
+    last = date(9999, 12, 31)
+    assert bucket_ranges(date(9999, 12, 30), last, "day") == [
+        (date(9999, 12, 30), date(9999, 12, 30)),
+        (last, last),
+    ]
+    assert bucket_ranges(date(9999, 11, 30), last, "month") == [
+        (date(9999, 11, 30), date(9999, 11, 30)),
+        (date(9999, 12, 1), last),
+    ]
+
+
 def test_usage_counts_sum_every_counter_and_the_api_shows_dollars() -> None:
     counts = UsageCounts.total(
         [

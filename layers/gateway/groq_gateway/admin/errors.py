@@ -71,7 +71,7 @@ def read_only_refused() -> GatewayError:
 def bootstrap_key_unavailable(error: SecretUnavailableError) -> GatewayError:
     """503 when the bootstrap admin key's secret cannot be read or holds no key."""
     if isinstance(error, SecretNotConfiguredError):
-        return GatewayError(503, "No admin key is configured.", type="service_unavailable")
+        return service_unavailable("No admin key is configured.", code=None)
     return service_unavailable("The gateway cannot read its admin key.")
 
 

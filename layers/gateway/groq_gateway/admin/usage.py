@@ -8,6 +8,7 @@ Example::
 
 from __future__ import annotations
 
+from calendar import monthrange
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -85,15 +86,16 @@ def budget_status(cap_usd: Decimal, spend: MonthSpend, resets_at: datetime) -> B
 def bucket_ranges(start: date, end: date, bucket: Bucket) -> list[tuple[date, date]]:
     """The buckets covering ``start`` to ``end`` (inclusive); month buckets are clipped to
     the range."""
-    ranges = []
+    ranges: list[tuple[date, date]] = []
     first = start
     while first <= end:
         if bucket == "day":
             last = first
         else:
-            next_month = (first.replace(day=1) + timedelta(days=32)).replace(day=1)
-            last = min(end, next_month - timedelta(days=1))
+            last = min(end, first.replace(day=monthrange(first.year, first.month)[1]))
         ranges.append((first, last))
+        if last == end:  # also keeps clear of date.max
+            break
         first = last + timedelta(days=1)
     return ranges
 

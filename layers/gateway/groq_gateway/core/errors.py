@@ -49,12 +49,14 @@ def invalid_api_key() -> GatewayError:
     return GatewayError(401, "Invalid API Key", code="invalid_api_key")
 
 
-def not_found(message: str, code: str = "unknown_url") -> GatewayError:
-    return GatewayError(404, message, code=code)
+def unknown_url(method: str, path: str, *, status: int = 404) -> GatewayError:
+    """404 (or 405: ``method_not_allowed``) for a route the gateway does not serve."""
+    code = "method_not_allowed" if status == 405 else "unknown_url"
+    return GatewayError(status, f"Unknown request URL: {method} {path}.", code=code)
 
 
-def service_unavailable(message: str) -> GatewayError:
-    return GatewayError(503, message, type="service_unavailable", code="service_unavailable")
+def service_unavailable(message: str, *, code: str | None = "service_unavailable") -> GatewayError:
+    return GatewayError(503, message, type="service_unavailable", code=code)
 
 
 def no_such_record(kind: str, identifier: str) -> GatewayError:

@@ -1,4 +1,4 @@
-"""The Powertools Logger, Metrics and Tracer every function shares (names from template.yaml).
+"""The Powertools Logger and Metrics every function shares (names from template.yaml).
 Never log a key, a prompt or a completion: ids, names, counts and sizes only.
 """
 

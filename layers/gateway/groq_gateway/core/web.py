@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from groq_gateway.core.errors import GatewayError
+from groq_gateway.core.errors import GatewayError, unknown_url
 from groq_gateway.core.observability import logger
 
 
@@ -27,13 +27,9 @@ async def handle_gateway_error(request: Request, exc: Exception) -> Response:
 async def handle_http_exception(request: Request, exc: Exception) -> Response:
     """Starlette's own 404/405 and friends, in OpenAI's format."""
     assert isinstance(exc, HTTPException)
-    code = {404: "unknown_url", 405: "method_not_allowed"}.get(exc.status_code)
-    message = (
-        f"Unknown request URL: {request.method} {request.url.path}."
-        if exc.status_code in (404, 405)
-        else str(exc.detail)
-    )
-    return error_response(GatewayError(exc.status_code, message, code=code))
+    if exc.status_code in (404, 405):
+        return error_response(unknown_url(request.method, request.url.path, status=exc.status_code))
+    return error_response(GatewayError(exc.status_code, str(exc.detail)))
 
 
 async def handle_unexpected(request: Request, exc: Exception) -> Response:

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from groq_gateway.core.budget_leases import LeaseDraw
-from groq_gateway.core.errors import GatewayError, not_found, service_unavailable
+from groq_gateway.core.errors import GatewayError, service_unavailable, unknown_url
 from groq_gateway.core.limits import AdmissionPlan, LimitExceededError, admission_plan, check_fits
 from groq_gateway.core.periods import month_of, utcnow
 from groq_gateway.core.pricing import PriceBook
@@ -74,7 +74,7 @@ class Pipeline:
         try:
             endpoint = resolve_endpoint(request.method, path)
             if endpoint is None:
-                raise not_found(f"Unknown request URL: {request.method} /openai/v1/{path}.")
+                raise unknown_url(request.method, f"/openai/v1/{path}")
             principal = await self.authenticator.authenticate(
                 request.headers.get("authorization"), later
             )

@@ -9,11 +9,14 @@ from fastapi import APIRouter, Query
 
 from groq_gateway.admin.dependencies import After, Limit, Reader, Services, in_thread
 from groq_gateway.admin.schemas import AuditEntryResponse, AuditLogPage
+from groq_gateway.core.errors import GatewayError
 from groq_gateway.core.periods import utcnow
 from groq_gateway.core.records import AuditAction
 
-# The audit log's default window when no start is given.
+# The audit log's default window when no start is given, and the longest one a request may
+# ask for (each month of it is one partition to query: at most 121 queries for a page).
 DEFAULT_AUDIT_DAYS = 365
+MAX_AUDIT_DAYS = 3660
 
 router = APIRouter(prefix="/openai/v1/audit-log", tags=["audit-log"])
 
@@ -33,7 +36,18 @@ async def audit_log(
     target: Annotated[str | None, Query(description="Only changes to this id.")] = None,
 ) -> AuditLogPage:
     last_day = end or utcnow().date()
-    first_day = start or last_day - timedelta(days=DEFAULT_AUDIT_DAYS)
+    first_day = start or last_day - timedelta(
+        days=min(DEFAULT_AUDIT_DAYS, last_day.toordinal() - 1)
+    )
+    if first_day > last_day:
+        raise GatewayError(400, "start must not be after end.", code="invalid_value", param="start")
+    if (last_day - first_day).days >= MAX_AUDIT_DAYS:
+        raise GatewayError(
+            400,
+            f"The audit log is read at most {MAX_AUDIT_DAYS} days at a time; give a later start.",
+            code="invalid_value",
+            param="start",
+        )
     page = await in_thread(
         admin.audit_log.list_page,
         first_day=first_day,
