@@ -220,10 +220,10 @@ def far_deadline() -> float:
     return (time.time() + 300) * 1000
 
 
-def registered() -> tuple[FakeExtensionsApi, PostResponseExtension]:
+def registered(**options: Any) -> tuple[FakeExtensionsApi, PostResponseExtension]:
     """An extension registered with a fake API, done with init: waiting for its first event."""
     api = FakeExtensionsApi()
-    extension = PostResponseExtension("127.0.0.1:9001", transport=api.transport)
+    extension = PostResponseExtension("127.0.0.1:9001", transport=api.transport, **options)
     extension.register()
     assert api.wait_for_next_calls(1, timeout=5)
     return api, extension
@@ -260,7 +260,7 @@ def test_without_request_ids_the_extension_waits_for_a_request_to_finish() -> No
 
 
 def test_the_deadline_releases_an_invocation_whose_request_never_came() -> None:
-    api, _ = registered()
+    api, _ = registered(release_margin=0.0, arrival_timeout=60.0)
     api.invoke("lost", (time.time() + 1.0) * 1000)
     assert not api.wait_for_next_calls(2, timeout=0.3)
     assert api.wait_for_next_calls(2, timeout=5)

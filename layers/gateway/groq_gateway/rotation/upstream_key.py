@@ -49,10 +49,14 @@ def rotate_upstream_key(
 ) -> None:
     """Run one rotation step; each may run more than once, and a repeat finds its work done.
 
-    * ``createSecret``: write the promoted value (:func:`promoted`) as ``AWSPENDING``;
+    * ``createSecret``: write the promoted value (:func:`promoted`) as ``AWSPENDING``; with no
+      key staged, ask for one and write the current value unchanged, so the later steps find
+      nothing to do (a fresh stack's secret holds no key at all);
     * ``setSecret``: nothing to register at Groq (keys are made in its console);
-    * ``testSecret``: ``GET /openai/v1/models`` with the pending key; Groq must accept it;
-    * ``finishSecret``: move ``AWSCURRENT`` to the pending version.
+    * ``testSecret``: ``GET /openai/v1/models`` with the pending key; Groq must accept it. With
+      no new key pending (no value, an empty key, or the active one) Groq is not called;
+    * ``finishSecret``: move ``AWSCURRENT`` to the pending version; if that would change
+      nothing, take ``AWSPENDING`` off it instead, so the next rotation can start.
     """
     sm = boto3.client("secretsmanager")
     stages = sm.describe_secret(SecretId=step.SecretId).get("VersionIdsToStages", {})
@@ -69,42 +73,53 @@ def rotate_upstream_key(
         finish(sm, step, stages)
 
 
+def secret_value(sm: Any, secret_id: str, **version: str) -> Any:
+    """A version's parsed value; None if it has none (Secrets Manager creates the pending
+    version's id before the rotation function writes its value)."""
+    try:
+        return json.loads(sm.get_secret_value(SecretId=secret_id, **version)["SecretString"])
+    except sm.exceptions.ResourceNotFoundException:
+        return None
+
+
 def create_pending(
     sm: Any, step: RotationStep, settings: Settings, notices: NoticeStore, now: datetime
 ) -> None:
-    try:
-        sm.get_secret_value(
-            SecretId=step.SecretId, VersionId=step.ClientRequestToken, VersionStage="AWSPENDING"
-        )
-        return  # created by an earlier run of this step
-    except sm.exceptions.ResourceNotFoundException:
-        pass
-    current = json.loads(
-        sm.get_secret_value(SecretId=step.SecretId, VersionStage="AWSCURRENT")["SecretString"]
+    pending = secret_value(
+        sm, step.SecretId, VersionId=step.ClientRequestToken, VersionStage="AWSPENDING"
     )
+    if pending is not None:
+        return  # created by an earlier run of this step
+    current_string = sm.get_secret_value(SecretId=step.SecretId, VersionStage="AWSCURRENT")[
+        "SecretString"
+    ]
     try:
-        pending = promoted(current)
+        pending_string = json.dumps(promoted(json.loads(current_string)))
     except NoStagedKeyError:
+        logger.warning("no staged upstream key to promote; asking for one")
         ask_for_a_staged_key(settings, notices, step.SecretId, now)
-        metrics.add_metric(name=MetricName.ROTATION_FAILURES, unit=MetricUnit.Count, value=1)
-        raise
+        pending_string = current_string
     sm.put_secret_value(
         SecretId=step.SecretId,
         ClientRequestToken=step.ClientRequestToken,
-        SecretString=json.dumps(pending),
+        SecretString=pending_string,
         VersionStages=["AWSPENDING"],
     )
 
 
 def test_pending(sm: Any, step: RotationStep, settings: Settings) -> None:
-    pending = json.loads(
-        sm.get_secret_value(
-            SecretId=step.SecretId, VersionId=step.ClientRequestToken, VersionStage="AWSPENDING"
-        )["SecretString"]
+    pending = secret_value(
+        sm, step.SecretId, VersionId=step.ClientRequestToken, VersionStage="AWSPENDING"
     )
+    current = secret_value(sm, step.SecretId, VersionStage="AWSCURRENT")
+    key = pending.get("active") if isinstance(pending, dict) else None
+    active = current.get("active") if isinstance(current, dict) else None
+    if not key or key == active:
+        logger.info("testSecret: no new upstream key pending; nothing to test")
+        return
     response = httpx.get(
         f"{settings.upstream_root}/openai/v1/models",
-        headers={"authorization": f"Bearer {pending['active']}"},
+        headers={"authorization": f"Bearer {key}"},
         timeout=10.0,
     )
     if response.status_code != 200:
@@ -113,6 +128,16 @@ def test_pending(sm: Any, step: RotationStep, settings: Settings) -> None:
 
 
 def finish(sm: Any, step: RotationStep, stages: dict[str, list[str]]) -> None:
+    pending = secret_value(sm, step.SecretId, VersionId=step.ClientRequestToken)
+    if pending is None or pending == secret_value(sm, step.SecretId, VersionStage="AWSCURRENT"):
+        if "AWSPENDING" in stages.get(step.ClientRequestToken, []):
+            sm.update_secret_version_stage(
+                SecretId=step.SecretId,
+                VersionStage="AWSPENDING",
+                RemoveFromVersionId=step.ClientRequestToken,
+            )
+        logger.info("no staged upstream key was promoted; AWSCURRENT unchanged")
+        return
     current = next((v for v, s in stages.items() if "AWSCURRENT" in s), None)
     sm.update_secret_version_stage(
         SecretId=step.SecretId,
