@@ -95,7 +95,8 @@ EXPECTED_RESOURCES = {
     "AlertsEmailSubscription", "ScheduledFunctionsDLQ", "OrgSpend80Alarm", "OrgSpend100Alarm",
     "TeamBudgetExhaustedAlarm", "Proxy5xxAlarm", "Upstream429Alarm", "RotationFailuresAlarm",
     "RotationFunctionErrorsAlarm", "ScheduledFunctionsDLQDepthAlarm", "PollerFailuresAlarm",
-    "PollerMissingDataAlarm", "GatewayDashboard",
+    "PollerMissingDataAlarm", "ProxyErrorsAlarm", "ProxyThrottlesAlarm", "Api5xxAlarm",
+    "GatewayDashboard",
 }  # fmt: skip
 
 
@@ -265,7 +266,7 @@ def test_web_apps_run_behind_the_lambda_web_adapter(
     adapter = properties["Layers"][0]["Fn::Sub"]
     assert re.fullmatch(
         r"arn:\$\{AWS::Partition\}:lambda:\$\{AWS::Region\}:753240598075:layer:"
-        r"LambdaAdapterLayerArm64:(\$\{WebAdapterLayerVersion\}|\d+)",
+        r"LambdaAdapterLayerArm64:\d+",  # written out: see tests/unit/template/test_versions.py
         adapter,
     ), adapter
     env = properties["Environment"]["Variables"]
@@ -609,7 +610,11 @@ def test_every_alarm_notifies_the_alerts_topic(resources: dict[str, dict[str, An
         assert properties["AlarmActions"] == [ALERTS_TOPIC], logical_id
         assert properties["OKActions"] == [ALERTS_TOPIC], logical_id
         assert properties.get("AlarmDescription"), logical_id
-        assert properties.get("TreatMissingData") in {"notBreaching", "breaching"}, logical_id
+        # Every alarm says what missing data means; "missing" only where INSUFFICIENT_DATA pages.
+        treat = properties.get("TreatMissingData")
+        assert treat in {"notBreaching", "breaching", "missing"}, logical_id
+        if treat == "missing":
+            assert properties.get("InsufficientDataActions") == [ALERTS_TOPIC], logical_id
 
 
 @pytest.mark.parametrize(("logical_id", "expected"), sorted(EXPECTED_ALARMS.items()))
@@ -625,11 +630,30 @@ def test_custom_metric_alarms(
         assert properties["Threshold"] == threshold
 
 
-def test_poller_dead_mans_switch(resources: dict[str, dict[str, Any]]) -> None:
+def test_poller_dead_mans_switch(
+    template: dict[str, Any], resources: dict[str, dict[str, Any]]
+) -> None:
     properties = props(resources, "PollerMissingDataAlarm")
-    assert properties["TreatMissingData"] == "breaching"
+    # A new alarm starts in INSUFFICIENT_DATA and actions run on transitions only: with missing
+    # data "missing" and the page on INSUFFICIENT_DATA, a fresh stack pages nobody before its
+    # first poll (breaching would page at once), and a poller that stops later pages.
+    assert properties["TreatMissingData"] == "missing"
+    assert properties["InsufficientDataActions"] == [ALERTS_TOPIC]
+    assert properties["OKActions"] == [ALERTS_TOPIC]
     assert properties["ComparisonOperator"] == "LessThanThreshold"
-    assert properties["Period"] * properties["EvaluationPeriods"] == 900
+    assert properties["Threshold"] == 1
+    # Pages only when every window of the evaluation is empty: a fresh stack's first poll (one
+    # schedule interval after creation, plus Scheduler's retries within 4 minutes) or one late
+    # run must not page, a poller that stopped must within 20 minutes.
+    period, windows = properties["Period"], properties["EvaluationPeriods"]
+    assert properties["DatapointsToAlarm"] == windows
+    schedule = template["Parameters"]["UsagePollScheduleExpression"]["Default"]
+    interval = int(re.fullmatch(r"rate\((\d+) minutes\)", schedule)[1]) * 60  # type: ignore[index]
+    first_poll_latest = interval + 240
+    assert period * windows > first_poll_latest + interval
+    assert period * windows <= 1200
+    # Every window can hold a run, so a healthy poller leaves none empty.
+    assert period >= interval
 
 
 def test_proxy_5xx_alarm_is_a_rate(resources: dict[str, dict[str, Any]]) -> None:

@@ -100,11 +100,50 @@ def test_every_alarm_on_a_gateway_metric_watches_a_catalogued_series(
 
 
 def test_alarms_on_aws_metrics_watch_this_stacks_resources(template: dict[str, Any]) -> None:
+    resources = template["Resources"]
     for logical_id, metric in alarm_metrics(template):
+        dimensions = {d["Name"]: d["Value"] for d in metric["Dimensions"]}
         if metric["Namespace"] == "AWS/Lambda":
-            [dimension] = metric["Dimensions"]
-            assert dimension["Name"] == "FunctionName", logical_id
-            assert dimension["Value"]["Ref"] in template["Resources"], logical_id
+            function = dimensions["FunctionName"]["Ref"]
+            assert function in resources, logical_id
+            if "Resource" in dimensions:
+                # An alias's metrics: Resource is <function name>:<alias>, and only for an alias
+                # the function really has (alarms match dimensions exactly).
+                alias = resources[function]["Properties"]["AutoPublishAlias"]
+                assert dimensions == {
+                    "FunctionName": {"Ref": function},
+                    "Resource": {"Fn::Sub": f"${{{function}}}:{alias}"},
+                }, logical_id
+            else:
+                assert set(dimensions) == {"FunctionName"}, logical_id
+        elif metric["Namespace"] == "AWS/ApiGateway":
+            # REST API metrics per stage: the API's Name and the stage's name.
+            api = resources["GatewayApi"]["Properties"]
+            assert dimensions == {"ApiName": api["Name"], "Stage": api["StageName"]}, logical_id
+
+
+def test_failures_outside_the_app_are_alarmed(template: dict[str, Any]) -> None:
+    """Crashes, timeouts, throttles and API Gateway's own 5xx never reach Gateway5xx."""
+    watched = {
+        (metric["Namespace"], metric["MetricName"], json.dumps(metric["Dimensions"]))
+        for _, metric in alarm_metrics(template)
+        if isinstance(metric["Namespace"], str)
+    }
+    names = {(namespace, name) for namespace, name, _ in watched}
+    assert {
+        ("AWS/Lambda", "Errors"),
+        ("AWS/Lambda", "Throttles"),
+        ("AWS/ApiGateway", "5XXError"),
+        ("AWS/ApiGateway", "Count"),
+    } <= names
+    proxy_alias = json.dumps(
+        [
+            {"Name": "FunctionName", "Value": {"Ref": "ProxyFunction"}},
+            {"Name": "Resource", "Value": {"Fn::Sub": "${ProxyFunction}:live"}},
+        ]
+    )
+    assert ("AWS/Lambda", "Errors", proxy_alias) in watched
+    assert ("AWS/Lambda", "Throttles", proxy_alias) in watched
 
 
 # -- the dashboard --------------------------------------------------------------------------
@@ -142,6 +181,10 @@ def test_every_dashboard_series_is_catalogued(template: dict[str, Any]) -> None:
     namespace = f"GroqGateway/{STACK}"
     names = set()
     for ns, name, dimensions in series:
+        if ns in AWS_SERIES:
+            # AWS's own metrics: failures outside the app (test_the_dashboard_shows_aws_failures).
+            assert (name, frozenset(dimensions)) in AWS_SERIES[ns], (ns, name, sorted(dimensions))
+            continue
         assert ns == namespace, name
         assert series_of(name, dimensions) is not None, f"{name} {sorted(dimensions)}"
         names.add(name)
@@ -157,6 +200,35 @@ def test_every_dashboard_series_is_catalogued(template: dict[str, Any]) -> None:
         MetricName.UPSTREAM_LATENCY_MS,
         MetricName.GATEWAY_OVERHEAD_MS,
     }
+
+
+AWS_SERIES = {
+    "AWS/Lambda": {
+        ("Errors", frozenset({"FunctionName", "Resource"})),
+        ("Throttles", frozenset({"FunctionName", "Resource"})),
+    },
+    "AWS/ApiGateway": {("5XXError", frozenset({"ApiName", "Stage"}))},
+}
+
+
+def test_the_dashboard_shows_aws_failures(template: dict[str, Any]) -> None:
+    body = template["Resources"]["GatewayDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    for metric in ("Errors", "Throttles"):
+        row = (
+            f'"AWS/Lambda", "{metric}", "FunctionName", "${{ProxyFunction}}", '
+            '"Resource", "${ProxyFunction}:live"'
+        )
+        assert row in body, metric
+    assert (
+        '"AWS/ApiGateway", "5XXError", "ApiName", "${AWS::StackName}-api", "Stage", "${Stage}"'
+        in body
+    )
+    shown = {(ns, name) for ns, name, _ in dashboard_series(dashboard(template))}
+    assert {
+        ("AWS/Lambda", "Errors"),
+        ("AWS/Lambda", "Throttles"),
+        ("AWS/ApiGateway", "5XXError"),
+    } <= shown
 
 
 def test_the_dashboard_shows_every_alarm(template: dict[str, Any]) -> None:
