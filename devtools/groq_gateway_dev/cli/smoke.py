@@ -1,13 +1,5 @@
-"""``groq-gateway smoke``: check that a deployment works, end to end, in well under a minute.
-Run it after every deploy (docs/operations.md#checking-a-deployment).
-
-It creates a short-lived gateway key (``smoke-<UTC time>``: one model, a $0.05 monthly budget,
-the chat and models endpoints, expiring in 15 minutes), makes a chat completion and a streamed
-one through the official ``openai`` package (imported here, when the command runs: it is not a
-dependency of the package), waits for their usage to be metered, revokes the key and checks
-that the proxy refuses it. One line per check on stdout (``ok   ...`` or ``FAIL ...: what —
-look at where``); the first failure ends the run with exit code 1, and the key is revoked
-whatever happened.
+"""``groq-gateway smoke``: check a deployment end to end with a short-lived key, one line per
+check (docs/operations.md#checking-a-deployment).
 
 Example::
 
