@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, PlainSerializer
 
@@ -21,6 +21,12 @@ from groq_gateway.core.records import (
 
 # Money in answers: a JSON number of US dollars (the store counts integer micro-dollars).
 Usd = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
+
+
+def _same_named(record: BaseModel, view: type[BaseModel]) -> dict[str, Any]:
+    """The record's fields that the view shows under the same name, as they are."""
+    shown = view.model_fields.keys() & type(record).model_fields.keys()
+    return {name: getattr(record, name) for name in shown}
 
 
 class PreviousSecretResponse(BaseModel):
@@ -63,27 +69,10 @@ class KeyResponse(BaseModel):
     @classmethod
     def of(cls, key: GatewayKey) -> KeyResponse:
         return cls(
+            **_same_named(key, cls),
             id=key.key_id,
-            name=key.name,
             prefix=key.display_prefix,
             team=key.team_id,
-            status=key.status,
-            paused_reason=key.paused_reason,
-            description=key.description,
-            allowed_models=key.allowed_models,
-            requests_per_minute=key.requests_per_minute,
-            tokens_per_minute=key.tokens_per_minute,
-            monthly_budget_usd=key.monthly_budget_usd,
-            expires_at=key.expires_at,
-            allowed_endpoints=key.allowed_endpoints,
-            allowed_cidrs=key.allowed_cidrs,
-            rotation_period_days=key.rotation_period_days,
-            grace_period_hours=key.grace_period_hours,
-            quiet_period_hours=key.quiet_period_hours,
-            retire_deadline_hours=key.retire_deadline_hours,
-            deadline_warning_hours=key.deadline_warning_hours,
-            deliver_to_secret=key.deliver_to_secret,
-            last_rotated_at=key.last_rotated_at,
             previous_secrets=[
                 PreviousSecretResponse(
                     prefix=s.display_prefix,
@@ -94,8 +83,6 @@ class KeyResponse(BaseModel):
                 for s in key.previous_secrets
                 if s.delivered
             ],
-            created_at=key.created_at,
-            updated_at=key.updated_at,
         )
 
 
@@ -115,19 +102,7 @@ class TeamResponse(BaseModel):
 
     @classmethod
     def of(cls, team: Team) -> TeamResponse:
-        return cls(
-            id=team.team_id,
-            description=team.description,
-            status=team.status,
-            paused_reason=team.paused_reason,
-            allowed_models=team.allowed_models,
-            model_aliases=team.model_aliases,
-            requests_per_minute=team.requests_per_minute,
-            tokens_per_minute=team.tokens_per_minute,
-            monthly_budget_usd=team.monthly_budget_usd,
-            created_at=team.created_at,
-            updated_at=team.updated_at,
-        )
+        return cls(**_same_named(team, cls), id=team.team_id)
 
 
 class AdminKeyResponse(BaseModel):
@@ -144,14 +119,4 @@ class AdminKeyResponse(BaseModel):
 
     @classmethod
     def of(cls, key: AdminKey) -> AdminKeyResponse:
-        return cls(
-            id=key.key_id,
-            name=key.name,
-            prefix=key.display_prefix,
-            role=key.role,
-            status=key.status,
-            description=key.description,
-            created_by=key.created_by,
-            created_at=key.created_at,
-            updated_at=key.updated_at,
-        )
+        return cls(**_same_named(key, cls), id=key.key_id, prefix=key.display_prefix)
