@@ -32,6 +32,7 @@ class Reliability:
     requests: dict[str, RequestFigures] = field(default_factory=lambda: defaultdict(RequestFigures))
     inputs_tried: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     faults_injected: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    money_paths: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
     def count_requests(self, scenario: str, statuses: list[int], admitted: int = 200) -> None:
         """Every status must be an admission or a clean refusal (429): anything else is lost."""
@@ -45,6 +46,11 @@ class Reliability:
 
     def count_fault(self, kind: str, count: int = 1) -> None:
         self.faults_injected[kind] += count
+
+    def count_money(self, what: str, count: int = 1) -> None:
+        """A figure of the paths that cost money besides chat (batches tried, refused and
+        metered; unpriced requests charged; multipart bodies generated; lost)."""
+        self.money_paths[what] += count
 
     def markdown(self, outcome: str) -> str:
         lines = [
@@ -73,6 +79,8 @@ class Reliability:
         lines += [f"| {name} | {n} |" for name, n in sorted(self.inputs_tried.items())]
         lines += ["", "## Faults injected", "", "| fault | injected |", "|---|---|"]
         lines += [f"| {name} | {n} |" for name, n in sorted(self.faults_injected.items())]
+        lines += ["", "## Paths that cost money", "", "| figure | count |", "|---|---|"]
+        lines += [f"| {name} | {n} |" for name, n in sorted(self.money_paths.items())]
         return "\n".join(lines) + "\n"
 
 
