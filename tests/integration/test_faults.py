@@ -15,6 +15,7 @@ from groq_gateway.proxy.app import create_app as create_proxy_app
 from groq_gateway.store import GatewayStore
 from tests.integration.conftest import LocalGateway, gateway_settings
 from tests.integration.test_proxy_limits_and_metering import CHAT, add_key, auth, chat, today
+from tests.integration.test_usage_poller import emitted
 from tests.reliability_report import RELIABILITY
 
 pytestmark = pytest.mark.anyio
@@ -156,3 +157,37 @@ async def test_groq_errors_are_retried_and_counted(gateway: LocalGateway) -> Non
         await gateway.upstream.post("/_simulator/faults", json={"status": status, "count": 1})
         RELIABILITY.count_fault(f"Groq {status}")
         assert (await chat(gateway, plaintext)).status_code == 200
+
+
+class _BrokenTransport(httpx.AsyncBaseTransport):
+    """An upstream whose client fails with an error nobody anticipated (a bug, not a fault
+    of Groq's that the gateway knows how to answer)."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        raise RuntimeError("an internal error the pipeline does not handle")
+
+
+async def test_an_unhandled_exception_is_a_500_counted_by_the_5xx_alarm(
+    gateway: LocalGateway, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    key, plaintext = add_key(gateway, monthly_budget_usd=1)
+    app = create_proxy_app(gateway.settings, upstream_transport=_BrokenTransport())
+    capsys.readouterr()
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
+        base_url="http://proxy.test",
+    ) as client:
+        response = await client.post(
+            "/openai/v1/chat/completions", json=CHAT, headers=auth(plaintext)
+        )
+    assert response.status_code == 500
+    assert response.json()["error"]["type"] == "api_error"
+    [logged] = [record for record in caplog.records if record.getMessage() == "request"]
+    assert (logged.status, logged.key_id) == (500, key.key_id)  # type: ignore[attr-defined]
+    assert logged.error_type == "RuntimeError"  # type: ignore[attr-defined]
+    metrics = emitted(capsys.readouterr().out)
+    # What Proxy5xxAlarm (template.yaml) divides: Gateway5xx by Requests, dimension service.
+    assert metrics[("Gateway5xx", ())] == 1
+    assert metrics[("Requests", ())] == 1
+    # The admission was given back: nothing reached Groq, nothing is spent.
+    assert list(gateway.store.usage.for_key(key.key_id, today(), today())) == []

@@ -21,7 +21,9 @@ class RequestTelemetry:
     ``Upstream5xx``: what the alarms watch), ``service`` + ``model`` (requests, tokens, cost),
     ``service`` + ``reason`` (``Rejections``). The log line carries ids, model, status, counts
     and timings, never a key, a prompt or a completion; ``total_ms`` runs to the response's
-    last byte, ``after_response_ms`` from there to the log line (billed, not waited for)."""
+    last byte, ``after_response_ms`` from there to the log line (billed, not waited for).
+    An exception the pipeline did not answer itself (:meth:`failed`) is the 500 that
+    ``core/web.py`` answers, and counts in ``Gateway5xx``."""
 
     path: str
     key_id: str | None = None
@@ -40,10 +42,18 @@ class RequestTelemetry:
     total_ms: float = 0.0  # to the response's last byte
     extra: dict[str, object] = field(default_factory=dict)
     started: float = field(default_factory=time.perf_counter)
+    # The type of an exception the pipeline did not answer itself (a gateway bug).
+    internal_error: str | None = None
 
     @property
     def overhead_ms(self) -> float | None:
         return None if self.upstream_ms is None else max(0.0, self.total_ms - self.upstream_ms)
+
+    def failed(self, error: Exception) -> None:
+        """Record an unanswered exception: the client gets ``core/web.py``'s 500."""
+        self.status = 500
+        self.internal_error = type(error).__name__
+        self.total_ms = (time.perf_counter() - self.started) * 1000
 
     async def publish_async(self) -> None:
         """:meth:`publish`, as after-response work."""
@@ -73,6 +83,7 @@ class RequestTelemetry:
                 "overhead_ms": self.overhead_ms,
                 "total_ms": round(self.total_ms, 2),
                 "after_response_ms": round(self.after_response_ms, 2),
+                **({"error_type": self.internal_error} if self.internal_error else {}),
                 **self.extra,
             },
         )
@@ -132,4 +143,6 @@ class RequestTelemetry:
     @property
     def _gateway_failed(self) -> bool:
         """A 5xx the gateway itself produced (not one passed through from Groq)."""
+        if self.internal_error is not None:
+            return True
         return self.status >= 500 and self.upstream_ms is None
