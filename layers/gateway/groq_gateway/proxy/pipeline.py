@@ -62,6 +62,9 @@ class Pipeline:
         later = after_response(request)
         try:
             return await self.check_and_forward(request, telemetry, later)
+        except Exception as error:
+            telemetry.failed(error)  # core/web.py answers it with a 500
+            raise
         finally:
             later.add(telemetry.publish_async)  # last: after settlement filled in the usage
 
