@@ -3,6 +3,10 @@ throttling. Each answers cleanly in OpenAI's format, and nothing is forwarded un
 
 from __future__ import annotations
 
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import boto3
@@ -13,6 +17,7 @@ from botocore.config import Config
 
 from groq_gateway.proxy.app import create_app as create_proxy_app
 from groq_gateway.store import GatewayStore
+from groq_gateway_dev.devserver.local_aws import free_port
 from tests.integration.conftest import LocalGateway, gateway_settings
 from tests.integration.test_proxy_limits_and_metering import CHAT, add_key, auth, chat, today
 from tests.integration.test_usage_poller import emitted
@@ -191,3 +196,50 @@ async def test_an_unhandled_exception_is_a_500_counted_by_the_5xx_alarm(
     assert metrics[("Requests", ())] == 1
     # The admission was given back: nothing reached Groq, nothing is spent.
     assert list(gateway.store.usage.for_key(key.key_id, today(), today())) == []
+
+
+@contextmanager
+def silent_endpoint() -> Iterator[str]:
+    """An address that takes TCP connections (the kernel's backlog completes them) and never
+    answers a byte, as a DynamoDB endpoint behind a broken network path would."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(64)
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+
+@contextmanager
+def closed_endpoint() -> Iterator[str]:
+    """An address where nothing listens: every connection is refused."""
+    yield f"http://127.0.0.1:{free_port()}"
+
+
+# What "fails closed fast" means for the proxy: a generous ceiling, not a benchmark.
+FAIL_FAST_SECONDS = 6.0
+
+
+@pytest.mark.parametrize("endpoint", [silent_endpoint, closed_endpoint])
+async def test_an_unreachable_dynamodb_is_a_503_within_seconds(
+    gateway: LocalGateway, monkeypatch: pytest.MonkeyPatch, endpoint: Any
+) -> None:
+    _, plaintext = add_key(gateway)
+    with endpoint() as url:
+        # Only DynamoDB moves; Secrets Manager (the upstream key) stays on moto's server.
+        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", url)
+        app = create_proxy_app(
+            gateway.settings, upstream_transport=httpx.ASGITransport(app=gateway.simulator)
+        )
+        await gateway.upstream.delete("/_simulator/requests")
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://proxy.test"
+        ) as client:
+            started = time.monotonic()
+            response = await client.post(
+                "/openai/v1/chat/completions", json=CHAT, headers=auth(plaintext)
+            )
+            elapsed = time.monotonic() - started
+    RELIABILITY.count_fault(f"DynamoDB unreachable ({endpoint.__name__})")
+    assert response.status_code == 503, response.text
+    assert response.json()["error"]["code"] == "service_unavailable"
+    assert elapsed < FAIL_FAST_SECONDS, f"503 after {elapsed:.1f} s"
+    assert (await gateway.upstream.get("/_simulator/requests")).json() == []

@@ -27,6 +27,7 @@ from groq_gateway.proxy.pipeline import Pipeline
 from groq_gateway.proxy.upstream import Upstream
 from groq_gateway.secrets_manager import UpstreamKeys
 from groq_gateway.store import GatewayStore
+from groq_gateway.store.table import REQUEST_PATH_CONFIG, dynamodb_client
 
 
 def create_app(
@@ -47,7 +48,7 @@ def create_app(
     upstream_keys.prepare()  # in Lambda's init, not on the first request (SnapStart keeps it)
     pipeline = Pipeline(
         settings=settings,
-        store=store or GatewayStore(settings.table_name),
+        store=store or GatewayStore(settings.table_name, dynamodb_client(REQUEST_PATH_CONFIG)),
         prices=prices or default_price_book(),
         upstream=Upstream(
             settings.upstream_root,

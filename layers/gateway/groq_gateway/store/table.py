@@ -18,11 +18,21 @@ _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
 # Short timeouts and few retries: a request that waits on DynamoDB holds a client waiting too,
-# and failing closed quickly (503) is better than hanging.
+# and failing closed quickly (503) is better than hanging. The admin API, the poller and the
+# scheduled functions: a call gives up after at most about 10 s (3 attempts).
 CLIENT_CONFIG = Config(
     connect_timeout=2,
     read_timeout=3,
     retries={"max_attempts": 3, "mode": "standard"},
+)
+# The proxy's request path: DynamoDB answers a single-item call in milliseconds, so a second
+# without a byte means it is unreachable. Two attempts of at most 1 s each, with standard
+# mode's backoff (under 1 s) between them: a request fails closed (503) within about 3 s
+# (docs/operations.md, "DynamoDB unreachable").
+REQUEST_PATH_CONFIG = Config(
+    connect_timeout=1,
+    read_timeout=1,
+    retries={"total_max_attempts": 2, "mode": "standard"},
 )
 
 
@@ -80,10 +90,17 @@ def from_item(item: dict[str, Any]) -> dict[str, Any]:
     return {k: _deserializer.deserialize(v) for k, v in item.items()}
 
 
+def dynamodb_client(config: Config = CLIENT_CONFIG) -> DynamoDBClient:
+    """A DynamoDB client with ``config``'s timeouts and retries (endpoint and credentials from
+    the environment)."""
+    client: DynamoDBClient = boto3.client("dynamodb", config=config)
+    return client
+
+
 class Table:
     def __init__(self, name: str, client: DynamoDBClient | None = None) -> None:
         self.name = name
-        self.client: DynamoDBClient = client or boto3.client("dynamodb", config=CLIENT_CONFIG)
+        self.client: DynamoDBClient = client or dynamodb_client()
 
     def call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
         """Call a DynamoDB operation on this table (``TableName`` is added where it belongs)."""
