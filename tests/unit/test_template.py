@@ -169,6 +169,8 @@ def test_globals_give_every_function_the_contract_environment(template: dict[str
         "ORG_LEASE_GRACE_SECONDS": "600",
         "ALERTS_TOPIC_ARN": ALERTS_TOPIC,
         "PRICE_OVERRIDES": {"Ref": "PriceOverrides"},
+        "UNPRICED_MODELS": {"Ref": "UnpricedModels"},
+        "UNPRICED_FALLBACK_PRICES": {"Ref": "UnpricedFallbackPrices"},
         "BILLING_TIMEZONE": {"Ref": "BillingTimezone"},
     }
 
@@ -302,6 +304,8 @@ BEARER_ADMIN_ROUTES = {
     ("/openai/v1/usage", "GET"),
     ("/openai/v1/usage/{proxy+}", "GET"),
     ("/openai/v1/audit-log", "GET"),
+    ("/openai/v1/prices", "GET"),
+    ("/openai/v1/prices/{proxy+}", "ANY"),
     ("/openai/v1/admin/openapi.json", "GET"),
 }
 # API Gateway checks SigV4 on these; InvokeRole NONE keeps SAM's default (the caller's own

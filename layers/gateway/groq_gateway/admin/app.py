@@ -14,13 +14,15 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from groq_gateway.admin.dependencies import AdminServices
 from groq_gateway.admin.errors import ADMIN_EXCEPTION_HANDLERS, ERROR_RESPONSES
 from groq_gateway.admin.iam import IamAccess, IamRoutes
-from groq_gateway.admin.routes import admin_keys, api_keys, audit_log, teams, usage
+from groq_gateway.admin.routes import admin_keys, api_keys, audit_log, prices, teams, usage
 from groq_gateway.admin.services.admin_keys import AdminKeyService
 from groq_gateway.admin.services.api_keys import ApiKeyService
 from groq_gateway.admin.services.audit_log import AuditLogService
 from groq_gateway.admin.services.authentication import AuthenticationService
+from groq_gateway.admin.services.prices import PriceService
 from groq_gateway.admin.services.teams import TeamService
 from groq_gateway.admin.usage import UsageReports
+from groq_gateway.core.pricing import PriceBook
 from groq_gateway.core.settings import Settings, get_settings
 from groq_gateway.secret_rotation import KeyRotator
 from groq_gateway.secrets_manager import AdminKeys
@@ -57,6 +59,12 @@ def build_services(settings: Settings, store: GatewayStore) -> AdminServices:
         usage=UsageReports(
             store, org_cap_usd=settings.org_monthly_cap_usd, billing_tz=settings.billing_tz
         ),
+        prices=PriceService(
+            store,
+            PriceBook.load(
+                fallback=settings.unpriced_fallback_prices, policy=settings.unpriced_models
+            ),
+        ),
     )
 
 
@@ -66,7 +74,7 @@ def create_app(settings: Settings | None = None, *, store: GatewayStore | None =
         title="Groq Gateway admin API",
         version="1.0.0",
         description=(
-            "Gateway keys, teams, admin keys, usage and the audit log of a Groq gateway. "
+            "Gateway keys, teams, admin keys, usage, prices and the audit log of a Groq gateway. "
             "Every route needs `Authorization: Bearer <admin key>`; the same routes under "
             "`/iam` (e.g. `/iam/openai/v1/api-keys`) need a SigV4 signature instead (IAM). "
             "Errors use OpenAI's format. See docs/admin-api.md."
@@ -83,7 +91,7 @@ def create_app(settings: Settings | None = None, *, store: GatewayStore | None =
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    for resource in (api_keys, teams, admin_keys, usage, audit_log):
+    for resource in (api_keys, teams, admin_keys, usage, audit_log, prices):
         app.include_router(resource.router)
     for exc_type, handler in ADMIN_EXCEPTION_HANDLERS.items():
         app.add_exception_handler(exc_type, handler)

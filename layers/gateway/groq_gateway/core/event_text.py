@@ -13,6 +13,7 @@ from groq_gateway.core.events import (
     ModelRetiredEvent,
     RotationDeadlineEvent,
     SecretRetiredEvent,
+    UnpricedModelUsedEvent,
     UpstreamKeyNeededEvent,
 )
 
@@ -108,6 +109,17 @@ def format_model_retired(event: ModelRetiredEvent) -> str:
     )
 
 
+def format_unpriced_model(event: UnpricedModelUsedEvent) -> str:
+    return (
+        f":label: `{event.model}` has no price in the gateway: {event.requests} request(s) in "
+        f"{event.period} were charged at the fallback price (${event.charged_usd} so far) and "
+        "flagged estimated.\n"
+        f"Next: set its price, e.g. `groq-gateway prices set {event.model} --input 0.15 "
+        f"--output 0.60` (PUT /openai/v1/prices/{event.model}); see docs/operations.md, "
+        "Setting a price."
+    )
+
+
 def _source(ip: str | None) -> str:
     return f"from {ip}" if ip else "from an unknown address"
 
@@ -145,6 +157,8 @@ def format_event(event: GatewayEvent) -> str:
             return format_resumed(event)
         case ModelRetiredEvent():
             return format_model_retired(event)
+        case UnpricedModelUsedEvent():
+            return format_unpriced_model(event)
         case UpstreamKeyNeededEvent():
             return format_key_needed(event)
         case RotationDeadlineEvent():
@@ -173,6 +187,8 @@ def event_subject(event: GatewayEvent) -> str:
             text = f"{who} resumed"
         case ModelRetiredEvent():
             text = f"model {event.model} is no longer served"
+        case UnpricedModelUsedEvent():
+            text = f"model {event.model} has no price: charged at the fallback"
         case UpstreamKeyNeededEvent():
             text = "stage a new upstream Groq key"
         case RotationDeadlineEvent():

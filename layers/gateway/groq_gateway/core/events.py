@@ -76,6 +76,17 @@ class ModelRetiredEvent(_Event):
     references: int = 0
 
 
+class UnpricedModelUsedEvent(_Event):
+    """A model without a price in the gateway was used (reported once per model)."""
+
+    kind: Literal["unpriced_model_used"] = "unpriced_model_used"
+    model: str
+    # This billing month so far: requests charged at the fallback price, and what they cost.
+    requests: int
+    charged_usd: Decimal
+    period: str
+
+
 class UpstreamKeyNeededEvent(_Event):
     """The upstream key rotation found no staged key to promote."""
 
@@ -113,6 +124,7 @@ GatewayEvent = Annotated[
     | BudgetPausedEvent
     | BudgetResumedEvent
     | ModelRetiredEvent
+    | UnpricedModelUsedEvent
     | UpstreamKeyNeededEvent
     | RotationDeadlineEvent
     | SecretRetiredEvent,

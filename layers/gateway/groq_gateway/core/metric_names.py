@@ -52,6 +52,7 @@ class MetricName(StrEnum):
     UPSTREAM_REMAINING_REQUESTS = "UpstreamRemainingRequests"
     UPSTREAM_REMAINING_TOKENS = "UpstreamRemainingTokens"
     NOTIFICATIONS_PUBLISHED = "NotificationsPublished"
+    UNPRICED_CATALOG_MODELS = "UnpricedCatalogModels"
     ORG_MONTH_TO_DATE_SPEND_USD = "OrgMonthToDateSpendUSD"
     ORG_MONTH_TO_DATE_REQUESTS = "OrgMonthToDateRequests"
     ORG_MONTH_TO_DATE_TOKENS = "OrgMonthToDateTokens"
@@ -149,6 +150,13 @@ CATALOGUE: Final[tuple[MetricSeries, ...]] = (
         _COUNT,
         _POLLER,
         "gateway events published to the alerts topic",
+    ),
+    _series(
+        MetricName.UNPRICED_CATALOG_MODELS,
+        _SERVICE,
+        _COUNT,
+        _POLLER,
+        "models Groq serves that have no price in the gateway (charged at the fallback price)",
     ),
     _series(
         MetricName.ORG_MONTH_TO_DATE_SPEND_USD,

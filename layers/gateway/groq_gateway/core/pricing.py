@@ -20,6 +20,7 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from functools import cached_property, lru_cache
@@ -79,6 +80,21 @@ class ModelPrice(BaseModel):
         return self.per_million_characters is not None
 
 
+# Model ids a price may be set for: Groq's ids (``openai/gpt-oss-20b``), nothing else.
+MODEL_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,199}$"
+
+
+class OperatorPrice(BaseModel):
+    """A price an operator set for one model at run time (stored in the table)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    model: str = Field(pattern=MODEL_ID_PATTERN)
+    price: ModelPrice
+    updated_at: datetime
+    updated_by: str
+
+
 class PricingDocument(BaseModel):
     """The shape of ``prices.json`` and of the ``PriceOverrides`` parameter."""
 
@@ -87,6 +103,16 @@ class PricingDocument(BaseModel):
     batch_discount: Decimal | None = Field(default=None, ge=0, le=1)
     fallback_floor: ModelPrice = field(default_factory=ModelPrice)
     models: dict[str, ModelPrice] = {}
+
+
+@dataclass(frozen=True)
+class FallbackPrices:
+    """What a model without a price of each kind is charged, USD."""
+
+    input_per_million: Decimal
+    output_per_million: Decimal
+    per_audio_hour: Decimal
+    per_million_characters: Decimal
 
 
 @dataclass(frozen=True)
@@ -234,6 +260,15 @@ class PriceBook:
         if cost.unpriced and self.policy is UnpricedPolicy.REFUSE:
             raise unpriced_model_refused(model)
         return cost.micros
+
+    def fallback_prices(self) -> FallbackPrices:
+        """Every kind's fallback price at once (what the admin API shows)."""
+        return FallbackPrices(
+            input_per_million=self._fallback(PriceKind.TOKENS, "input_per_million"),
+            output_per_million=self._fallback(PriceKind.TOKENS, "output_per_million"),
+            per_audio_hour=self._fallback(PriceKind.TRANSCRIPTION, "per_audio_hour"),
+            per_million_characters=self._fallback(PriceKind.SPEECH, "per_million_characters"),
+        )
 
     def fallback_price(self, kind: PriceKind) -> ModelPrice:
         """What a model without a price of ``kind`` is charged (for documentation and tests)."""

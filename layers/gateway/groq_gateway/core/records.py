@@ -283,12 +283,15 @@ class AuditAction(StrEnum):
     TEAM_DELETED = "team.deleted"
     ADMIN_KEY_CREATED = "admin_key.created"
     ADMIN_KEY_REVOKED = "admin_key.revoked"
+    PRICE_SET = "price.set"
+    PRICE_DELETED = "price.deleted"
 
 
 class AuditTarget(StrEnum):
     API_KEY = "api_key"
     TEAM = "team"
     ADMIN_KEY = "admin_key"
+    PRICE = "price"  # an operator's price of one model (target id: the model)
 
 
 class AuditEntry(BaseModel):

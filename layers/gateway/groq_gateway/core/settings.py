@@ -4,6 +4,7 @@ sets the same variables, so the code never knows where it runs).
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from datetime import UTC, tzinfo
@@ -14,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
 from groq_gateway.core.money import usd_to_micros
+from groq_gateway.core.pricing import ModelPrice, UnpricedPolicy
 
 
 class Settings(BaseModel):
@@ -55,6 +57,15 @@ class Settings(BaseModel):
     # Retries of an upstream 429/5xx/timeout, and the time they may take in all.
     upstream_max_retries: int = Field(default=2, ge=0, le=5)
     upstream_retry_budget_seconds: float = Field(default=20.0, ge=0)
+    # Models without a price of their kind (groq_gateway.core.pricing): "charge" them at the
+    # fallback price (flagged estimated and unpriced) or "refuse" them before admission. The
+    # fallback is the highest price of each kind in the effective price data unless these
+    # prices (JSON, ModelPrice's fields) say otherwise.
+    unpriced_models: UnpricedPolicy = UnpricedPolicy.CHARGE
+    unpriced_fallback_prices: ModelPrice = Field(default_factory=ModelPrice)
+    # How old an instance's copy of the operator's prices (the table's) may grow before the
+    # proxy re-reads them after a response (docs/operations.md#setting-a-price).
+    price_refresh_seconds: float = Field(default=60.0, gt=0, le=3600)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -81,6 +92,9 @@ class Settings(BaseModel):
             "upstream_connect_timeout_seconds": "UPSTREAM_CONNECT_TIMEOUT_SECONDS",
             "upstream_max_retries": "UPSTREAM_MAX_RETRIES",
             "upstream_retry_budget_seconds": "UPSTREAM_RETRY_BUDGET_SECONDS",
+            "unpriced_models": "UNPRICED_MODELS",
+            "unpriced_fallback_prices": "UNPRICED_FALLBACK_PRICES",
+            "price_refresh_seconds": "PRICE_REFRESH_SECONDS",
         }
         values = {field: env[var] for field, var in names.items() if env.get(var)}
         return cls.model_validate(values)
@@ -91,6 +105,14 @@ class Settings(BaseModel):
         """``"arn:a, arn:b"`` -> ``("arn:a", "arn:b")``; other shapes are validated as given."""
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("unpriced_fallback_prices", mode="before")
+    @classmethod
+    def _json_prices(cls, value: object) -> object:
+        """``'{"input_per_million": "1"}'`` (the environment's JSON) -> its fields."""
+        if isinstance(value, str):
+            return json.loads(value) if value.strip() else {}
         return value
 
     @field_validator("billing_timezone")

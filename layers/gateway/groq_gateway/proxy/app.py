@@ -18,11 +18,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from groq_gateway.core.observability import logger
-from groq_gateway.core.pricing import PriceBook, default_price_book
+from groq_gateway.core.pricing import PriceBook
 from groq_gateway.core.settings import Settings, get_settings
 from groq_gateway.core.web import EXCEPTION_HANDLERS
-from groq_gateway.proxy.after_response import AfterResponseMiddleware
+from groq_gateway.proxy.after_response import AfterResponseMiddleware, after_response
 from groq_gateway.proxy.lambda_extension import PostResponseExtension
+from groq_gateway.proxy.live_prices import LivePrices
 from groq_gateway.proxy.pipeline import Pipeline
 from groq_gateway.proxy.upstream import Upstream
 from groq_gateway.secrets_manager import UpstreamKeys
@@ -38,18 +39,23 @@ def create_app(
     upstream_transport: httpx.AsyncBaseTransport | None = None,
     extension: PostResponseExtension | None = None,
 ) -> Starlette:
-    """The proxy app. ``extension`` defaults to the Lambda post-response extension when the
-    process runs in Lambda (none elsewhere)."""
+    """The proxy app. ``prices`` (default: the shipped prices, the deployment's overrides and
+    its unpriced-model policy) get the operator's prices from the table over them.
+    ``extension`` defaults to the Lambda post-response extension when the process runs in
+    Lambda (none elsewhere)."""
     settings = settings or get_settings()
     extension = extension or PostResponseExtension.from_environment()
     upstream_keys = UpstreamKeys(
         settings.upstream_key_secret_id, settings.upstream_key_cache_seconds
     )
     upstream_keys.prepare()  # in Lambda's init, not on the first request (SnapStart keeps it)
+    deployment_prices = prices or PriceBook.load(
+        fallback=settings.unpriced_fallback_prices, policy=settings.unpriced_models
+    )
     pipeline = Pipeline(
         settings=settings,
         store=store or GatewayStore(settings.table_name, dynamodb_client(REQUEST_PATH_CONFIG)),
-        prices=prices or default_price_book(),
+        prices=deployment_prices,
         upstream=Upstream(
             settings.upstream_root,
             upstream_keys,
@@ -62,6 +68,23 @@ def create_app(
             transport=upstream_transport,
         ),
     )
+
+    def use_prices(book: PriceBook) -> None:
+        pipeline.prices = pipeline.settlement.prices = book
+
+    live_prices = LivePrices(
+        deployment_prices,
+        pipeline.store,
+        refresh_seconds=settings.price_refresh_seconds,
+        on_change=use_prices,
+    )
+    live_prices.load()  # in Lambda's init (SnapStart keeps it; a restored copy is stale)
+
+    async def handle(request: Request) -> Response:
+        response = await pipeline.handle(request)
+        if live_prices.stale:
+            after_response(request).add(live_prices.refresh)  # never before the first byte
+        return response
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -78,7 +101,7 @@ def create_app(
             Route("/healthz", healthz, methods=["GET"]),
             Route(
                 "/openai/v1/{path:path}",
-                pipeline.handle,
+                handle,
                 methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             ),
         ],

@@ -31,6 +31,7 @@ class Forward:
     prompt_tokens: int = 0  # estimate
     completion_tokens: int = 0  # estimate (the most the request may produce)
     audio_seconds: Decimal | None = None  # estimate, for audio uploads
+    speech_characters: int | None = None  # for speech, priced per input character
     cost_micros: int = 0  # worst-case cost reserved against caps
 
     @property
@@ -58,7 +59,7 @@ def prepare_forward(
             body=body,
             model=model,
             audio_seconds=seconds,
-            cost_micros=prices.audio_cost(model, seconds).micros,
+            cost_micros=prices.admit(model, prices.audio_cost(model, seconds)),
         )
     if not endpoint.json_model:
         return Forward(body=body)
@@ -69,6 +70,12 @@ def prepare_forward(
     forwarded = parsed.with_stream_usage()
     prompt = parsed.prompt_tokens_estimate
     completion = 0 if endpoint.group is EndpointGroup.AUDIO else parsed.completion_tokens_limit
+    characters = speech_characters(parsed) if endpoint.group is EndpointGroup.AUDIO else None
+    cost = (
+        prices.token_cost(choice.model, prompt, completion)
+        if characters is None
+        else prices.speech_cost(choice.model, characters)
+    )
     return Forward(
         body=forwarded.body(body),
         model=choice.model,
@@ -77,8 +84,16 @@ def prepare_forward(
         strip_stream_usage=parsed.stream and not parsed.client_wants_usage,
         prompt_tokens=prompt,
         completion_tokens=completion,
-        cost_micros=prices.token_cost(choice.model, prompt, completion).micros,
+        speech_characters=characters,
+        cost_micros=prices.admit(choice.model, cost),
     )
+
+
+def speech_characters(parsed: JsonRequest) -> int:
+    """The characters speech is priced by: its ``input`` text (the body's size, when the
+    input is not text: never fewer than Groq may bill)."""
+    text = parsed.payload.get("input")
+    return len(text) if isinstance(text, str) else parsed.size
 
 
 async def read_body(request: Request) -> bytes:

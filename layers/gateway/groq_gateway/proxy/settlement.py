@@ -126,6 +126,10 @@ class Settlement:
                 prompt = forward.prompt_tokens
                 completion = math.ceil(observed.content_chars / 4)
             cost = self.prices.token_cost(forward.model, prompt, completion)
+        if forward.speech_characters is not None:
+            # Speech is billed by its input characters, known exactly before forwarding.
+            cost = self.prices.speech_cost(forward.model, forward.speech_characters)
+            estimated, prompt, completion = False, forward.prompt_tokens, 0
         return UsageRecord(
             key_id=principal.key.key_id,
             team_id=principal.key.team_id,
@@ -135,6 +139,6 @@ class Settlement:
             completion_tokens=completion,
             audio_seconds=seconds,
             cost_micros=cost.micros,
-            estimated=estimated,
+            estimated=estimated or cost.unpriced,  # at the fallback price: an estimate
             unpriced=cost.unpriced,
         )

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from groq_gateway.store.audit import AuditStore
     from groq_gateway.store.catalog import CatalogStore
     from groq_gateway.store.notices import NoticeStore
+    from groq_gateway.store.prices import PriceStore
     from groq_gateway.store.rollups import RollupStore
 
 
@@ -72,6 +73,12 @@ class GatewayStore:
         from groq_gateway.store.notices import NoticeStore
 
         return NoticeStore(self.table)
+
+    @cached_property
+    def prices(self) -> PriceStore:
+        from groq_gateway.store.prices import PriceStore
+
+        return PriceStore(self.table)
 
 
 __all__ = ["ConditionFailedError", "GatewayStore", "StoreUnavailableError"]

@@ -94,8 +94,8 @@ class NoticeStore:
 
     def retired_models_notified(self) -> frozenset[str]:
         items: Iterator[dict[str, Any]] = self.table.query_pages(
-            KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues=to_item({":pk": MODELS_PK}),
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :retired)",
+            ExpressionAttributeValues=to_item({":pk": MODELS_PK, ":retired": "retired#"}),
             ConsistentRead=True,
         )
         return frozenset(str(item["model"]) for item in items)
@@ -106,6 +106,34 @@ class NoticeStore:
             "pk": MODELS_PK,
             "sk": f"retired#{model}",
             "record_type": "model_retired_notice",
+            "model": model,
+            "notified_at": _timestamp(at),
+        }
+        return {
+            "Put": {
+                "TableName": self.table.name,
+                "Item": to_item(item),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+
+    # -- unpriced models ---------------------------------------------------------------------
+
+    def unpriced_models_notified(self) -> frozenset[str]:
+        items: Iterator[dict[str, Any]] = self.table.query_pages(
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :unpriced)",
+            ExpressionAttributeValues=to_item({":pk": MODELS_PK, ":unpriced": "unpriced#"}),
+            ConsistentRead=True,
+        )
+        return frozenset(str(item["model"]) for item in items)
+
+    def unpriced_marker(self, model: str, at: datetime) -> dict[str, Any]:
+        """The ``Put`` of a transaction that records a model's first unpriced use as
+        notified (once per model: a later price change and removal does not notify again)."""
+        item = {
+            "pk": MODELS_PK,
+            "sk": f"unpriced#{model}",
+            "record_type": "model_unpriced_notice",
             "model": model,
             "notified_at": _timestamp(at),
         }

@@ -1,4 +1,4 @@
-"""The usage poller's scheduled run: catalogue, rollups, budgets, retired models, lease
+"""The usage poller's scheduled run: catalogue, rollups, budgets, retired and unpriced models, lease
 reclaim and the outbox, each step on its own; its report and metrics. See docs/architecture.md.
 
 Example::
@@ -35,6 +35,7 @@ from groq_gateway.usage_poller.model_catalog import (
 )
 from groq_gateway.usage_poller.retired_models import report_retired_models
 from groq_gateway.usage_poller.rollups import MonthToDate, roll_up_usage
+from groq_gateway.usage_poller.unpriced_models import report_unpriced_models
 
 # Failures that are the environment's, not the code's: logged, counted
 # (PollerStepFailures) and retried by the next run, while the steps that do not depend on the
@@ -64,6 +65,9 @@ class PollReport:
     paused: list[str] = field(default_factory=list)
     resumed: list[str] = field(default_factory=list)
     retired_models: list[str] = field(default_factory=list)
+    # Models first reported as used without a price; catalogue models without a price.
+    unpriced_models: list[str] = field(default_factory=list)
+    unpriced_catalog_models: list[str] = field(default_factory=list)
     leases_reclaimed: int = 0
     failed_steps: list[str] = field(default_factory=list)
 
@@ -151,6 +155,14 @@ def poll(settings: Settings, store: GatewayStore, now: datetime, job: str) -> Po
                 )
                 report.retired_models = retired or []
                 report.events_queued += len(report.retired_models)
+            unpriced = run.step(
+                "unpriced-models",
+                lambda: report_unpriced_models(settings, store, served, now, metrics),
+            )
+            if unpriced is not None:
+                report.unpriced_models = unpriced.reported
+                report.unpriced_catalog_models = unpriced.catalogue
+                report.events_queued += len(unpriced.reported)
         reclaimed = run.step("org-leases", lambda: reclaim_org_leases(store, now))
         report.leases_reclaimed = reclaimed or 0
         outbox = run.step("outbox", lambda: publish_outbox(settings, notices, now))
