@@ -53,6 +53,9 @@ def test_every_admin_route_is_documented_and_needs_the_admin_key() -> None:
         ("GET", "/openai/v1/usage"),
         ("GET", "/openai/v1/usage/history"),
         ("GET", "/openai/v1/audit-log"),
+        ("GET", "/openai/v1/prices"),
+        ("PUT", "/openai/v1/prices/{model}"),
+        ("DELETE", "/openai/v1/prices/{model}"),
     }
     for (method, path), operation in operations.items():
         assert operation["security"] == [{"AdminKey": []}], path
