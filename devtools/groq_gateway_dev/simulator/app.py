@@ -239,6 +239,7 @@ class Simulator:
             Route("/_simulator/requests", self.clear_requests, methods=["DELETE"]),
             Route("/_simulator/stats", self.stats),
             Route("/_simulator/reset", self.reset_all, methods=["POST"]),
+            Route("/_simulator/batches/{batch_id}/end", self.end_batch, methods=["POST"]),
             Route("/{path:path}", self.unknown_path, methods=ALL_METHODS),
         ]
 
@@ -600,24 +601,28 @@ class Simulator:
             raise ApiError(404, f"Batch `{batch_id}` not found", code="not_found")
         return self.batches[batch_id]
 
-    def _run(self, batch: Json) -> Json:
-        """Answer a batch's requests when it is first looked at after its creation."""
+    def _run(self, batch: Json, end: str = "completed", limit: int | None = None) -> Json:
+        """Answer a batch's requests when it is first looked at after its creation; ``end``
+        and ``limit`` (a test's control): it ends so after answering only ``limit`` lines."""
         if batch["status"] != "validating":
             return batch
         lines = self.files[batch["input_file_id"]].content.decode(errors="replace").splitlines()
-        results = [self._batch_result(line) for line in lines if line.strip()]
+        lines = [line for line in lines if line.strip()]
+        results = [self._batch_result(line) for line in lines[:limit]]
         done = [result for ok, result in results if ok]
         failed = [result for ok, result in results if not ok]
         now = int(time.time())
         batch.update(
-            status="completed",
+            status=end,
             in_progress_at=now,
             finalizing_at=now,
-            completed_at=now,
-            request_counts={"total": len(results), "completed": len(done), "failed": len(failed)},
+            request_counts={"total": len(lines), "completed": len(done), "failed": len(failed)},
         )
         for key, items in (("output_file_id", done), ("error_file_id", failed)):
             if items:
+        batch[f"{end}_at"] = now
+        if end == "cancelled":
+            batch["cancelling_at"] = now
                 content = "".join(json.dumps(item) + "\n" for item in items).encode()
                 batch[key] = self._store(f"{batch['id']}_{key}.jsonl", content, "batch_output").id
         return batch
@@ -687,6 +692,28 @@ class Simulator:
 
     async def reset_all(self, request: Request) -> Response:
         self.reset()
+    async def end_batch(self, request: Request) -> Response:
+        """End a batch that has not run yet as ``{"status": ...}`` says (completed, failed,
+        expired or cancelled) after answering its first ``{"lines": n}`` lines (all if
+        absent), with an output file of what it answered, as Groq does for a batch cut short."""
+        batch = self.batches.get(request.path_params["batch_id"])
+        if batch is None:
+            return ApiError(404, "Batch not found", code="not_found").response()
+        try:
+            control = await request.json()
+        except ValueError:
+            control = None
+        end = control.get("status") if isinstance(control, dict) else None
+        limit = control.get("lines") if isinstance(control, dict) else None
+        if end not in ("completed", "failed", "expired", "cancelled") or not (
+            limit is None or (isinstance(limit, int) and limit >= 0)
+        ):
+            message = "Send {\"status\": completed|failed|expired|cancelled, \"lines\": n}."
+            return ApiError(400, message).response()
+        if batch["status"] != "validating":
+            return ApiError(409, f"The batch is already {batch['status']}.").response()
+        return JSONResponse(self._run(batch, end, limit))
+
         return Response(status_code=204)
 
     async def unknown_path(self, request: Request) -> Response:

@@ -163,6 +163,25 @@ def admission_plan(
     return AdmissionPlan(tuple(windows), tuple(reservations), at, billing_tz)
 
 
+def batch_admission_plan(
+    key: GatewayKey,
+    team: Team | None,
+    org_cap_micros: int | None,
+    at: datetime,
+    *,
+    cost_micros: int,
+    billing_tz: tzinfo = UTC,
+) -> AdmissionPlan:
+    """What creating a batch counts against: its worst-case cost reserved on the key's, its
+    team's and the organisation's month (those with a cap), and no minute window (Groq runs
+    batches outside the per-minute limits)."""
+    plan = admission_plan(
+        key, team, org_cap_micros, at, estimated_tokens=0, cost_micros=cost_micros,
+        billing_tz=billing_tz,
+    )  # fmt: skip
+    return AdmissionPlan((), plan.reservations, at, billing_tz)
+
+
 def check_fits(plan: AdmissionPlan) -> None:
     """Refuse at once what no window could ever admit (e.g. more tokens than the TPM limit)."""
     for window in plan.windows:

@@ -21,6 +21,7 @@ from groq_gateway.core.settings import Settings
 from groq_gateway.core.web import client_ip, error_response
 from groq_gateway.proxy.after_response import AfterResponse, after_response
 from groq_gateway.proxy.auth import KeyAuthenticator
+from groq_gateway.proxy.batches import OWNED_GROUPS, BatchesAndFiles
 from groq_gateway.proxy.budget_leases import OrgBudgetLeases
 from groq_gateway.proxy.endpoints import resolve_endpoint
 from groq_gateway.proxy.forward import Forward, prepare_forward, read_body
@@ -56,6 +57,13 @@ class Pipeline:
         self.settlement = Settlement(
             settings=settings, store=store, prices=prices, org_leases=self.org_leases
         )
+        self.batches = BatchesAndFiles(
+            settings=settings,
+            store=store,
+            upstream=upstream,
+            prices=lambda: self.prices,
+            count=self.count,
+        )
 
     async def handle(self, request: Request) -> Response:
         telemetry = RequestTelemetry(path=request.path_params["path"])
@@ -87,6 +95,8 @@ class Pipeline:
             check_team(principal)
             check_endpoint(principal, endpoint)
             check_source(principal)
+            if endpoint.group in OWNED_GROUPS:  # files and batches: proxy/batches.py
+                return await self.batches.handle(request, endpoint, principal, telemetry, later)
             forward = prepare_forward(
                 principal,
                 endpoint,

@@ -8,7 +8,7 @@ import ipaddress
 from dataclasses import dataclass
 
 from groq_gateway.core.errors import GatewayError
-from groq_gateway.core.records import GatewayKey, SecretVersion, Team, TeamStatus
+from groq_gateway.core.records import EndpointGroup, GatewayKey, SecretVersion, Team, TeamStatus
 from groq_gateway.proxy.endpoints import Endpoint
 
 
@@ -61,10 +61,15 @@ def check_team(principal: Principal) -> None:
 
 
 def check_endpoint(principal: Principal, endpoint: Endpoint) -> None:
-    if endpoint.group not in principal.key.endpoint_groups:
+    check_endpoint_group(principal, endpoint.group)
+
+
+def check_endpoint_group(principal: Principal, group: EndpointGroup) -> None:
+    """403 unless the key may use ``group`` (also what a batch's lines ask for)."""
+    if group not in principal.key.endpoint_groups:
         raise GatewayError(
             403,
-            f"This key may not use the {endpoint.group.value} endpoints.",
+            f"This key may not use the {group.value} endpoints.",
             code="endpoint_not_allowed",
         )
 

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
     from groq_gateway.store.admin_keys import AdminKeyStore
     from groq_gateway.store.audit import AuditStore
+    from groq_gateway.store.batches import BatchStore
     from groq_gateway.store.catalog import CatalogStore
     from groq_gateway.store.notices import NoticeStore
     from groq_gateway.store.prices import PriceStore
@@ -55,6 +56,12 @@ class GatewayStore:
         from groq_gateway.store.audit import AuditStore
 
         return AuditStore(self.table)
+
+    @cached_property
+    def batches(self) -> BatchStore:
+        from groq_gateway.store.batches import BatchStore
+
+        return BatchStore(self.table)
 
     @cached_property
     def admin_keys(self) -> AdminKeyStore:

@@ -16,8 +16,9 @@ from groq_gateway.store.table import Table, to_item
 RETENTION_DAYS = 400
 
 
-def usage_update(table: Table, record: UsageRecord) -> dict[str, Any]:
-    """The ``Update`` of a transaction that adds ``record`` to its day's item."""
+def usage_update(table: Table, record: UsageRecord, *, requests: int = 1) -> dict[str, Any]:
+    """The ``Update`` of a transaction that adds ``record`` to its day's item, as ``requests``
+    requests (a batch's lines for one model are metered in one record)."""
     day = day_of(record.at)
     expires = int((record.at + timedelta(days=RETENTION_DAYS)).timestamp())
     names = {"#ttl": "ttl"}
@@ -26,13 +27,13 @@ def usage_update(table: Table, record: UsageRecord) -> dict[str, Any]:
         ":model": record.model,
         ":day": day,
         ":ttl": expires,
-        ":one": 1,
+        ":requests": requests,
         ":prompt": record.prompt_tokens,
         ":completion": record.completion_tokens,
         ":audio": record.audio_seconds,
         ":cost": record.cost_micros,
-        ":estimated": 1 if record.estimated else 0,
-        ":unpriced": 1 if record.unpriced else 0,
+        ":estimated": requests if record.estimated else 0,
+        ":unpriced": requests if record.unpriced else 0,
     }
     sets = "key_id = :key, model = :model, #day = :day, #ttl = if_not_exists(#ttl, :ttl)"
     names["#day"] = "day"
@@ -45,7 +46,7 @@ def usage_update(table: Table, record: UsageRecord) -> dict[str, Any]:
         "TableName": table.name,
         "Key": to_item({"pk": key_pk(record.key_id), "sk": f"USE#{day}#{record.model}"}),
         "UpdateExpression": (
-            f"SET {sets} ADD requests :one, prompt_tokens :prompt, "
+            f"SET {sets} ADD requests :requests, prompt_tokens :prompt, "
             "completion_tokens :completion, audio_seconds :audio, cost_micros :cost, "
             "estimated_requests :estimated, unpriced_requests :unpriced"
         ),

@@ -27,6 +27,7 @@ from groq_gateway.core.records import Team, UsageCounts
 from groq_gateway.core.settings import Settings, get_settings
 from groq_gateway.secrets_manager import SecretUnavailableError
 from groq_gateway.store import GatewayStore, StoreUnavailableError
+from groq_gateway.usage_poller.batch_settlement import settle_ended_batches
 from groq_gateway.usage_poller.budget_enforcement import BudgetOutcome, watch_budgets
 from groq_gateway.usage_poller.lease_reclaim import reclaim_org_leases
 from groq_gateway.usage_poller.model_catalog import (
@@ -35,7 +36,7 @@ from groq_gateway.usage_poller.model_catalog import (
 )
 from groq_gateway.usage_poller.retired_models import report_retired_models
 from groq_gateway.usage_poller.rollups import MonthToDate, roll_up_usage
-from groq_gateway.usage_poller.unpriced_models import report_unpriced_models
+from groq_gateway.usage_poller.unpriced_models import effective_prices, report_unpriced_models
 
 # Failures that are the environment's, not the code's: logged, counted
 # (PollerStepFailures) and retried by the next run, while the steps that do not depend on the
@@ -69,6 +70,7 @@ class PollReport:
     unpriced_models: list[str] = field(default_factory=list)
     unpriced_catalog_models: list[str] = field(default_factory=list)
     leases_reclaimed: int = 0
+    batches_metered: int = 0
     failed_steps: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -132,6 +134,12 @@ def poll(settings: Settings, store: GatewayStore, now: datetime, job: str) -> Po
     try:
         served = run.step("catalog", lambda: refresh_model_catalog(settings, store, now, metrics))
         report.models = None if served is None else len(served)
+        # Before the rollups, so that they count what the batches that ended used.
+        batches = run.step(
+            "batches",
+            lambda: settle_ended_batches(settings, store, effective_prices(settings, store), now),
+        )
+        report.batches_metered = batches or 0
         directory = run.step(
             "directory", lambda: (list(store.keys.list_all()), list(store.teams.list_all()))
         )
