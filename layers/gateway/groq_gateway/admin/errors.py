@@ -12,7 +12,8 @@ from starlette.types import HTTPExceptionHandler
 
 from groq_gateway.admin.schemas import ErrorResponse
 from groq_gateway.core.errors import GatewayError, no_such_record, service_unavailable
-from groq_gateway.core.web import EXCEPTION_HANDLERS, error_response
+from groq_gateway.core.observability import logger
+from groq_gateway.core.web import EXCEPTION_HANDLERS, INTERNAL_ERROR, error_response
 from groq_gateway.secret_rotation import (
     DeliveryFailedError,
     NoSuchKeyError,
@@ -23,6 +24,7 @@ from groq_gateway.secrets_manager import SecretNotConfiguredError, SecretUnavail
 from groq_gateway.store import StoreUnavailableError
 from groq_gateway.store.optimistic import KeptChangingError
 from groq_gateway.store.paging import InvalidCursorError
+from groq_gateway.store.table import StoreRefusedError
 
 
 def _documented(description: str) -> dict[str, Any]:
@@ -33,7 +35,10 @@ def _documented(description: str) -> dict[str, Any]:
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: _documented("Invalid request; `param` names the field."),
     401: _documented("Missing, unknown or revoked admin key; under /iam/, no IAM identity."),
-    422: _documented("Valid JSON that the gateway cannot apply; `param` says why."),
+    422: _documented(
+        "Valid JSON that the gateway cannot apply (`param` says why), or a record too large "
+        "to store (`record_too_large`)."
+    ),
     503: _documented("The store or the admin key secret is unavailable; nothing was changed."),
 }
 # On every route that changes something.
@@ -120,6 +125,24 @@ STORE_UNAVAILABLE = GatewayError(
     type="service_unavailable",
     code="service_unavailable",
 )
+RECORD_TOO_LARGE = GatewayError(
+    422,
+    "The record is too large to store (DynamoDB keeps items of at most 400 KB, the audit "
+    "entry holding the record twice); shorten its lists or texts. Nothing was changed.",
+    code="record_too_large",
+)
+
+
+def store_refused(request: Request, exc: Exception) -> Response:
+    """A record over DynamoDB's item limit is the caller's (422); any other refusal is a
+    request the gateway should not have made: its 500."""
+    assert isinstance(exc, StoreRefusedError)
+    if exc.too_large:
+        return error_response(RECORD_TOO_LARGE)
+    logger.error("store refused a request", extra={"error": str(exc)})
+    return error_response(INTERNAL_ERROR)
+
+
 INVALID_CURSOR = GatewayError(
     400,
     "Invalid value for 'after': not a cursor from this list's next_cursor.",
@@ -131,5 +154,6 @@ ADMIN_EXCEPTION_HANDLERS: dict[type[Exception], HTTPExceptionHandler] = {
     **EXCEPTION_HANDLERS,
     RequestValidationError: validation_error,
     StoreUnavailableError: answering(STORE_UNAVAILABLE),
+    StoreRefusedError: store_refused,
     InvalidCursorError: answering(INVALID_CURSOR),
 }

@@ -1,11 +1,17 @@
 """What the admin API accepts and returns. Unknown fields are refused, never ignored.
 
 Each resource's settable fields are declared once; its create and PATCH bodies derive from them.
+JSON is taken as typed: ``"5"`` or ``true`` is no integer, ``1`` or ``"true"`` no boolean (money
+may be a decimal string, times are ISO 8601 strings, as docs/admin-api.md says). Lists, maps and
+strings are bounded so that the largest record (and its audit entry, which holds it twice) stays
+well under DynamoDB's 400 KB item limit; names and descriptions hold no control or format
+characters (a terminal would act on them).
 """
 
 from __future__ import annotations
 
 import ipaddress
+import unicodedata
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -14,8 +20,11 @@ from typing import Annotated, Any, Literal, Self, TypeVar, cast, get_args
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
+    StrictInt,
     StringConstraints,
     create_model,
     field_validator,
@@ -42,8 +51,55 @@ from groq_gateway.store.paging import Page
 Item = TypeVar("Item")
 
 
+# The bounds that keep every record (and its audit entry) well under DynamoDB's 400 KB item
+# limit: tests/integration/test_admin_input_bounds.py writes the largest record they admit.
+MAX_MODEL_ID_LENGTH = 128
+MAX_MODELS = 200
+MAX_ALIASES = 100
+MAX_CIDRS = 100
+MAX_ENDPOINT_GROUPS = 16
+
+# Unicode categories refused in names and descriptions: controls (C0, DEL, C1: escape
+# sequences, carriage returns), format characters (bidirectional overrides, zero-width
+# characters), lone surrogates (not encodable), line and paragraph separators.
+_UNPRINTABLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+
+
 def _as_utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59-23:59 is past the calendar's end in UTC
+        raise ValueError(
+            f"{value.isoformat()} is out of range: in UTC it falls outside years 1 to 9999"
+        ) from None
+
+
+def _iso_text(value: object) -> object:
+    """A time must be given as ISO 8601 text (or be a datetime already), not a number."""
+    if isinstance(value, str | datetime):
+        return value
+    raise ValueError("must be an ISO 8601 time as a string, e.g. 2027-01-01T00:00:00Z")
+
+
+def _printable(value: str) -> str:
+    """``value``, if it holds no character a terminal or log viewer would act on or hide."""
+    for char in value:
+        if unicodedata.category(char) in _UNPRINTABLE_CATEGORIES:
+            raise ValueError(
+                f"may not contain control or format characters (found U+{ord(char):04X})"
+            )
+    return value
+
+
+def _model_id(value: str) -> str:
+    """Model ids are printable ASCII without spaces, as Groq's are."""
+    if not all("!" <= char <= "~" for char in value):
+        raise ValueError(
+            f"{value!r} is not a model id: printable ASCII without spaces or control characters"
+        )
+    return value
 
 
 def _normalized_cidr(value: str) -> str:
@@ -76,18 +132,33 @@ def _unique(values: list[str] | None) -> list[str] | None:
     return None if values is None else list(dict.fromkeys(values))
 
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
-Description = Annotated[str, StringConstraints(max_length=1024)]
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=128),
+    AfterValidator(_printable),
+]
+Description = Annotated[str, StringConstraints(max_length=1024), AfterValidator(_printable)]
+Reason = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=256),
+    AfterValidator(_printable),
+]
 TeamId = Annotated[str, StringConstraints(pattern=TEAM_ID_PATTERN)]
-ModelId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
-ModelList = Annotated[list[ModelId], AfterValidator(_unique)]
-PerMinuteLimit = Annotated[int, Field(ge=1, le=1_000_000_000)]
+ModelId = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_MODEL_ID_LENGTH),
+    AfterValidator(_model_id),
+]
+ModelList = Annotated[list[ModelId], Field(max_length=MAX_MODELS), AfterValidator(_unique)]
+ModelAliases = Annotated[dict[ModelId, ModelId], Field(max_length=MAX_ALIASES)]
+PerMinuteLimit = Annotated[StrictInt, Field(ge=1, le=1_000_000_000)]
 BudgetUsd = Annotated[Decimal, Field(ge=0, max_digits=15, decimal_places=6)]
-UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
+UtcDatetime = Annotated[datetime, BeforeValidator(_iso_text), AfterValidator(_as_utc)]
 Cidr = Annotated[str, AfterValidator(_normalized_cidr)]
-RotationDays = Annotated[int, Field(ge=1, le=3650)]
-Hours = Annotated[int, Field(ge=0, le=2160)]
+CidrList = Annotated[list[Cidr], Field(max_length=MAX_CIDRS)]
+EndpointGroups = Annotated[list[EndpointGroup], Field(max_length=MAX_ENDPOINT_GROUPS)]
+RotationDays = Annotated[StrictInt, Field(ge=1, le=3650)]
+Hours = Annotated[StrictInt, Field(ge=0, le=2160)]
 
 
 class _Patch(BaseModel):
@@ -194,16 +265,16 @@ class KeySettings(BaseModel):
     monthly_budget_usd: BudgetUsd | None = None
     expires_at: UtcDatetime | None = None
     # None: chat, responses, models and audio; files and batches only when named.
-    allowed_endpoints: list[EndpointGroup] | None = None
+    allowed_endpoints: EndpointGroups | None = None
     # None: any source address.
-    allowed_cidrs: list[Cidr] | None = None
+    allowed_cidrs: CidrList | None = None
     rotation_period_days: RotationDays | None = None
     # Rotation: see docs/operations.md, "Rotating a gateway key".
     grace_period_hours: Hours = 24
     quiet_period_hours: Hours = 24
-    retire_deadline_hours: Annotated[int, Field(ge=1, le=2160)] = 168
+    retire_deadline_hours: Annotated[StrictInt, Field(ge=1, le=2160)] = 168
     deadline_warning_hours: Hours = 24
-    deliver_to_secret: bool = False
+    deliver_to_secret: StrictBool = False
 
 
 class CreateKeyRequest(KeySettings):
@@ -245,7 +316,7 @@ class TeamSettings(BaseModel):
     # None: every model. [] allows none.
     allowed_models: ModelList | None = None
     # Requested model id -> the id forwarded, applied before the allowlist check.
-    model_aliases: dict[ModelId, ModelId] = Field(default_factory=dict)
+    model_aliases: ModelAliases = Field(default_factory=dict)
     requests_per_minute: PerMinuteLimit | None = None
     tokens_per_minute: PerMinuteLimit | None = None
     monthly_budget_usd: BudgetUsd | None = None

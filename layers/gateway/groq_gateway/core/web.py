@@ -32,14 +32,17 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
     return error_response(GatewayError(exc.status_code, str(exc.detail)))
 
 
+INTERNAL_ERROR = GatewayError(
+    500, "The gateway had an internal error.", type="api_error", code=None
+)
+
+
 async def handle_unexpected(request: Request, exc: Exception) -> Response:
     logger.error(
         "unexpected error",
         extra={"error_type": type(exc).__name__, "path": request.url.path},
     )
-    return error_response(
-        GatewayError(500, "The gateway had an internal error.", type="api_error", code=None)
-    )
+    return error_response(INTERNAL_ERROR)
 
 
 EXCEPTION_HANDLERS = {

@@ -1,5 +1,5 @@
 """The one DynamoDB table behind a thin wrapper that every repository writes through: Python
-values to attribute values, botocore errors to the store's two exceptions.
+values to attribute values, botocore errors to the store's exceptions.
 """
 
 from __future__ import annotations
@@ -46,6 +46,25 @@ class StoreUnavailableError(Exception):
     def __init__(self, message: str, *, conflict: bool = False) -> None:
         super().__init__(message)
         self.conflict = conflict
+
+
+class StoreRefusedError(StoreUnavailableError):
+    """DynamoDB refused the call as invalid (``ValidationException``, or a transaction cancelled
+    for a ``ValidationError``): retrying it cannot help. ``too_large`` when an item would pass
+    DynamoDB's 400 KB item limit, the caller's record being too big.
+
+    A kind of :class:`StoreUnavailableError`, so that whatever fails closed on an unavailable
+    store does the same here; the admin API answers it as the client's mistake (422).
+    """
+
+    def __init__(self, message: str, *, too_large: bool) -> None:
+        super().__init__(message)
+        self.too_large = too_large
+
+
+def _is_size_refusal(message: str) -> bool:
+    """DynamoDB's words for an item (or an update) over its size limit."""
+    return "size" in message.lower() and "exceeded" in message.lower()
 
 
 class ConditionFailedError(Exception):
@@ -121,9 +140,21 @@ class Table:
                 codes = {r.get("Code") for r in reasons}
                 if "ConditionalCheckFailed" in codes:
                     raise ConditionFailedError(operation, reasons=reasons) from error
+                if "ValidationError" in codes:
+                    messages = [str(r.get("Message", "")) for r in reasons]
+                    raise StoreRefusedError(
+                        f"DynamoDB {operation} refused: {'; '.join(m for m in messages if m)}",
+                        too_large=any(_is_size_refusal(m) for m in messages),
+                    ) from error
                 raise StoreUnavailableError(
                     f"DynamoDB {operation} cancelled: {sorted(c for c in codes if c)}",
                     conflict="TransactionConflict" in codes,
+                ) from error
+            if code == "ValidationException":
+                message = str(response.get("Error", {}).get("Message", ""))
+                raise StoreRefusedError(
+                    f"DynamoDB {operation} refused: {message}",
+                    too_large=_is_size_refusal(message),
                 ) from error
             raise StoreUnavailableError(f"DynamoDB {operation} failed: {code}") from error
         except BotoCoreError as error:
