@@ -162,3 +162,9 @@ def test_refuse_policy_refuses_unpriced_models_before_admission() -> None:
     assert "groq-gateway prices set" in refused.value.message
     charging = PriceBook.load(overrides="")
     assert charging.admit("some/new-model", charging.token_cost("some/new-model", 1, 1)) == 4
+
+
+@pytest.mark.parametrize("value", ["1e999999", "10000.01", "0.0000001", "NaN", "-0.1"])
+def test_a_price_is_bounded_so_costs_stay_exact(value: str) -> None:
+    with pytest.raises(ValueError, match="per_audio_hour"):
+        ModelPrice.model_validate({"per_audio_hour": value})

@@ -25,7 +25,7 @@ from decimal import Decimal
 from enum import StrEnum
 from functools import cached_property, lru_cache
 from importlib import resources
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -58,18 +58,24 @@ class UnpricedPolicy(StrEnum):
     REFUSE = "refuse"  # refused before admission
 
 
+# A price in USD: at most $10,000 per unit and micro-dollar precision, which keeps every cost
+# well inside DynamoDB's 38-digit numbers.
+MAX_PRICE_USD = 10_000
+Price = Annotated[Decimal, Field(ge=0, le=MAX_PRICE_USD, decimal_places=6)]
+
+
 class ModelPrice(BaseModel):
     """One model's prices, USD; a kind the model is not priced by stays ``None``."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    input_per_million: Decimal | None = Field(default=None, ge=0)
-    output_per_million: Decimal | None = Field(default=None, ge=0)
-    per_audio_hour: Decimal | None = Field(default=None, ge=0)
-    per_million_characters: Decimal | None = Field(default=None, ge=0)
+    input_per_million: Price | None = None
+    output_per_million: Price | None = None
+    per_audio_hour: Price | None = None
+    per_million_characters: Price | None = None
     # Batch API prices per million tokens; absent: the token price less ``batch_discount``.
-    batch_input_per_million: Decimal | None = Field(default=None, ge=0)
-    batch_output_per_million: Decimal | None = Field(default=None, ge=0)
+    batch_input_per_million: Price | None = None
+    batch_output_per_million: Price | None = None
 
     def prices(self, kind: PriceKind) -> bool:
         """Whether this price covers ``kind``."""
