@@ -31,6 +31,7 @@ from .content import (
     reply_words,
     silent_wav,
     text_of,
+    url_audio_duration,
 )
 from .replies import SERVICE_TIER, Json, Reply
 from .state import Fault, TokenBucket
@@ -490,7 +491,8 @@ class Simulator:
         result: Json = {"text": text, "x_groq": {"id": call.id}}
         if response_format == "verbose_json":
             language = form.fields.get("language", "en") if task == "transcribe" else "en"
-            extra = {"task": task, "language": language, "duration": audio_duration(size)}
+            duration = audio_duration(size) if upload else url_audio_duration(str(url))
+            extra = {"task": task, "language": language, "duration": duration}
             result = {**extra, "text": text, "segments": [], "x_groq": result["x_groq"]}
         return JSONResponse(result)
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from email import policy
 from email.parser import BytesParser
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 DEFAULT_COMPLETION_TOKENS = 16
 AUDIO_BYTES_PER_SECOND = 16_000
@@ -83,6 +84,16 @@ def format_duration(seconds: float, decimals: int = 2) -> str:
 def audio_duration(size: int) -> float:
     """Seconds of audio in an upload of `size` bytes (16 kB a second, at least 1 s)."""
     return max(1.0, round(size / AUDIO_BYTES_PER_SECOND, 2))
+
+
+def url_audio_duration(url: str) -> float:
+    """Seconds of audio at `url`: its `duration` query parameter (so a test can stand for a
+    long recording: `https://example.com/talk.mp3?duration=36000`), else a minute."""
+    values = parse_qs(urlsplit(url).query).get("duration")
+    try:
+        return max(1.0, float(values[0])) if values else 60.0
+    except ValueError:
+        return 60.0
 
 
 def silent_wav(words: int) -> bytes:

@@ -9,7 +9,6 @@ from groq_gateway.proxy.inspection import (
     DEFAULT_MAX_COMPLETION_TOKENS,
     JsonRequest,
     audio_seconds_estimate,
-    multipart_model,
 )
 
 
@@ -62,23 +61,65 @@ def test_alias_rewrites_only_the_model() -> None:
     assert rewritten == {"model": "other", "messages": [], "temperature": 0.2}
 
 
-def test_multipart_model_is_read_without_parsing_files() -> None:
-    boundary = "XyZ"
-    raw = (
-        (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.mp3"\r\n'
-            "Content-Type: audio/mpeg\r\n\r\n"
-        ).encode()
-        + b"\x00model\xff" * 10
-        + (
-            f'\r\n--{boundary}\r\nContent-Disposition: form-data; name="model"\r\n\r\n'
-            f"whisper-large-v3\r\n--{boundary}--\r\n"
-        ).encode()
-    )
-    assert multipart_model(raw, f"multipart/form-data; boundary={boundary}") == "whisper-large-v3"
-    assert multipart_model(raw, "multipart/form-data") is None
-
-
 def test_audio_estimate_is_at_least_a_second() -> None:
     assert audio_seconds_estimate(10) == 1
     assert audio_seconds_estimate(25_000) == 25
+
+
+# -- issue #18, finding 5: every output-limit field counts ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fields", "limit"),
+    [
+        ({"max_completion_tokens": 1, "max_output_tokens": 6000}, 6000),
+        ({"max_output_tokens": 1, "max_completion_tokens": 6000}, 6000),
+        ({"max_tokens": 10, "max_completion_tokens": 20, "max_output_tokens": 30}, 30),
+        ({"max_tokens": 300, "max_completion_tokens": None}, 300),
+        ({"max_output_tokens": 5}, 5),
+    ],
+)
+def test_the_output_limit_is_the_largest_field_present(
+    fields: dict[str, object], limit: int
+) -> None:
+    assert JsonRequest.parse(body(**fields)).completion_tokens_limit == limit
+
+
+@pytest.mark.parametrize("value", [6000.0, "6000", True, [6000]])
+def test_an_output_limit_that_is_not_an_integer_is_refused(value: object) -> None:
+    """Otherwise the default (1,024) would be reserved while Groq might read 6,000."""
+    with pytest.raises(GatewayError) as error:
+        JsonRequest.parse(body(max_output_tokens=value)).completion_tokens_limit  # noqa: B018
+    assert (error.value.status, error.value.param) == (400, "max_output_tokens")
+
+
+# -- issue #18, finding 8: bad input is a 400, never a 500 ------------------------------------
+
+DEEP_OBJECTS = b'{"model": "m", "x": ' + b'{"a": ' * 5000 + b"1" + b"}" * 5001
+DEEP_ARRAYS = b'{"model": "m", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+
+
+@pytest.mark.parametrize(
+    ("raw", "param"),
+    [
+        (b'{"model": "m", "stream": true, "stream_options": "x"}', "stream_options"),
+        (b'{"model": "m", "stream_options": 5}', "stream_options"),
+        (b'{"model": "m", "max_tokens": ' + b"9" * 5000 + b"}", None),
+        (DEEP_OBJECTS, None),
+        (DEEP_ARRAYS, None),
+        (b'{"model": "allowed", "model": "other"}', "model"),
+    ],
+    ids=[
+        "stream_options-text",
+        "stream_options-number",
+        "5000-digits",
+        "deep-objects",
+        "deep-arrays",
+        "model-twice",
+    ],
+)
+def test_hostile_json_is_a_400(raw: bytes, param: str | None) -> None:
+    with pytest.raises(GatewayError) as error:
+        JsonRequest.parse(raw).with_stream_usage()
+    assert (error.value.status, error.value.param) == (400, param)
+    assert error.value.code in {"invalid_json", "invalid_type"}

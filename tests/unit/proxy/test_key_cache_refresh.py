@@ -111,3 +111,54 @@ async def test_an_idle_key_is_read_on_the_way_in_and_a_failed_refresh_is_harmles
     f.clock.now += LIFE
     await f.authenticate()
     assert f.keys.reads == 3  # a whole life idle: read on the way in
+
+
+# -- issue #18, finding 16: unknown key ids are cached too -------------------------------------
+
+
+def made_up_key() -> str:
+    _, plaintext = new_key_with_plaintext()  # well formed, stored nowhere
+    return f"Bearer {plaintext}"
+
+
+async def test_an_unknown_key_id_costs_one_read_per_cache_life() -> None:
+    f = fixture()
+    stranger = made_up_key()
+    for _ in range(3):
+        with pytest.raises(GatewayError) as refused:
+            await f.auth.authenticate(stranger, AfterResponse())
+        assert refused.value.code == "invalid_api_key"
+    assert f.keys.reads == 1  # was 2 on the first call, and 1 a second after
+    f.clock.now += LIFE * 0.9
+    with pytest.raises(GatewayError):
+        await f.auth.authenticate(stranger, AfterResponse())
+    assert f.keys.reads == 1
+    f.clock.now += LIFE * 0.1
+    with pytest.raises(GatewayError):
+        await f.auth.authenticate(stranger, AfterResponse())
+    assert f.keys.reads == 2  # its life over: read again
+
+
+async def test_a_key_created_after_its_id_was_unknown_works_within_the_cache_life() -> None:
+    key, plaintext = new_key_with_plaintext()
+    keys, clock = CountingKeys(key), Clock()
+    keys.key = key.model_copy(update={"key_id": "someone-else"})  # not created yet
+    store: Any = SimpleNamespace(keys=keys, teams=SimpleNamespace(get=lambda team_id: None))
+    auth = KeyAuthenticator(store, cache_seconds=LIFE, clock=clock)
+    with pytest.raises(GatewayError):
+        await auth.authenticate(f"Bearer {plaintext}")
+    keys.key = key  # created now
+    clock.now += LIFE
+    await auth.authenticate(f"Bearer {plaintext}")
+
+
+async def test_a_flood_of_made_up_ids_does_not_push_real_keys_out_of_the_cache() -> None:
+    f = fixture()
+    await f.authenticate()
+    strangers = [made_up_key() for _ in range(10_001)]  # more than the cache holds
+    for stranger in strangers:
+        with pytest.raises(GatewayError):
+            await f.auth.authenticate(stranger)
+    f.keys.reads = 0
+    await f.authenticate()
+    assert f.keys.reads == 0

@@ -57,6 +57,10 @@ class Settings(BaseModel):
     # Retries of an upstream 429/5xx/timeout, and the time they may take in all.
     upstream_max_retries: int = Field(default=2, ge=0, le=5)
     upstream_retry_budget_seconds: float = Field(default=20.0, ge=0)
+    # A transcription by `url` has no length until Groq answers: this much audio is reserved
+    # against caps (settled to the real duration); 0 = no bound, and then keys under a
+    # spending cap (key, team or organisation) may not transcribe by url.
+    max_url_audio_seconds: int = Field(default=7200, ge=0, le=86_400)
     # Models without a price of their kind (groq_gateway.core.pricing): "charge" them at the
     # fallback price (flagged estimated and unpriced) or "refuse" them before admission. The
     # fallback is the highest price of each kind in the effective price data unless these
@@ -92,6 +96,7 @@ class Settings(BaseModel):
             "upstream_connect_timeout_seconds": "UPSTREAM_CONNECT_TIMEOUT_SECONDS",
             "upstream_max_retries": "UPSTREAM_MAX_RETRIES",
             "upstream_retry_budget_seconds": "UPSTREAM_RETRY_BUDGET_SECONDS",
+            "max_url_audio_seconds": "MAX_URL_AUDIO_SECONDS",
             "unpriced_models": "UNPRICED_MODELS",
             "unpriced_fallback_prices": "UNPRICED_FALLBACK_PRICES",
             "price_refresh_seconds": "PRICE_REFRESH_SECONDS",

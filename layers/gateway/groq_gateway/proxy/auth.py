@@ -26,6 +26,9 @@ R = TypeVar("R")
 
 # An unknown secret for a cached key makes the record be read again, at most this often.
 REFRESH_INTERVAL_SECONDS = 1.0
+# Key ids found in no record, remembered for the cache's life in a cache of their own, so a
+# flood of made-up ids costs one read each and never pushes real keys out of the cache.
+UNKNOWN_KEY_ENTRIES = 10_000
 
 
 def _matching_secret(key: GatewayKey | None, presented: str, now: datetime) -> SecretVersion | None:
@@ -40,7 +43,9 @@ def _matching_secret(key: GatewayKey | None, presented: str, now: datetime) -> S
 class KeyAuthenticator:
     """Checks the presented secret against the record's hashes, in constant time, on every
     request. The cache holds records (never plaintext), at most ``cache_seconds`` old; one past
-    half its life is read again after the response, one past its whole life on the way in."""
+    half its life is read again after the response, one past its whole life on the way in.
+    An id with no record is remembered as unknown for ``cache_seconds`` too (a key created
+    since works within that bound, as a revocation takes effect within it)."""
 
     def __init__(
         self,
@@ -53,6 +58,9 @@ class KeyAuthenticator:
         self._refresh_after = cache_seconds / 2
         self._refreshing: set[str] = set()
         self._keys: TTLCache[str, GatewayKey | None] = TTLCache(ttl=cache_seconds, clock=clock)
+        self._unknown: TTLCache[str, bool] = TTLCache(
+            ttl=cache_seconds, max_entries=UNKNOWN_KEY_ENTRIES, clock=clock
+        )
         self._teams: TTLCache[str, Team | None] = TTLCache(ttl=cache_seconds, clock=clock)
         self._now = now
         self._refreshed: TTLCache[str, bool] = TTLCache(ttl=REFRESH_INTERVAL_SECONDS, clock=clock)
@@ -75,13 +83,14 @@ class KeyAuthenticator:
             raise invalid_api_key()
         presented = hash_secret(parsed.key_id, parsed.secret)
         now = self._now()
-        key = await self._cached(self._keys, parsed.key_id, self._store.keys.get)
+        key, just_read = await self._key(parsed.key_id)
         secret = _matching_secret(key, presented, now)
-        if secret is None and self._may_refresh(parsed.key_id):
-            # A secret minted since the record was cached (a rotation a moment ago) must
-            # work at once: read the record again, at most once a second per key.
+        # A secret minted since the record was cached (a rotation a moment ago) must work at
+        # once: read the record again, at most once a second per key (never one just read).
+        stale = secret is None and key is not None and not just_read
+        if stale and self._may_refresh(parsed.key_id):
             self._keys.invalidate(parsed.key_id)
-            key = await self._cached(self._keys, parsed.key_id, self._store.keys.get)
+            key, _ = await self._key(parsed.key_id)
             secret = _matching_secret(key, presented, now)
         if key is None or secret is None:
             raise invalid_api_key()
@@ -124,6 +133,20 @@ class KeyAuthenticator:
                 self._refreshing.discard(token)
 
         later.add(refresh)
+
+    async def _key(self, key_id: str) -> tuple[GatewayKey | None, bool]:
+        """The key's record (``None``: no such key) and whether it was just read."""
+        unknown, _ = self._unknown.get(key_id)
+        if unknown:
+            return None, False
+        fresh, key = self._keys.get(key_id)
+        if fresh:
+            return key, False
+        key = await self._cached(self._keys, key_id, self._store.keys.get)
+        if key is None:
+            self._keys.invalidate(key_id)
+            self._unknown.put(key_id, True)
+        return key, True
 
     async def _cached(
         self, cache: TTLCache[str, R | None], record_id: str, load: Callable[[str], R | None]

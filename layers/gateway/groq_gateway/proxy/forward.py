@@ -3,7 +3,8 @@ key's rights (model, alias) and with its worst-case cost estimated."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from starlette.requests import Request
@@ -11,12 +12,20 @@ from starlette.requests import Request
 from groq_gateway.core.errors import GatewayError
 from groq_gateway.core.pricing import PriceBook
 from groq_gateway.core.records import EndpointGroup
+from groq_gateway.core.settings import Settings
 from groq_gateway.proxy.endpoints import Endpoint
-from groq_gateway.proxy.inspection import JsonRequest, audio_seconds_estimate, multipart_model
-from groq_gateway.proxy.policy import Principal, choose_model
+from groq_gateway.proxy.inspection import JsonRequest, audio_seconds_estimate
+from groq_gateway.proxy.multipart import Form, parse_form
+from groq_gateway.proxy.policy import Principal, allowed_models, choose_model
 
 # API Gateway's own payload limit; larger bodies never reach the function in AWS.
 MAX_BODY_BYTES = 10 * 1024 * 1024
+# The request headers forwarded to Groq besides the key (see upstream.request_headers).
+FORWARDED_HEADERS = ("content-type", "accept")
+# Transcript formats Groq answers; the gateway asks for verbose_json (which carries the
+# audio's duration, what it is billed by) and writes the client's format from it.
+TRANSCRIPT_FORMATS = frozenset({"json", "verbose_json", "text"})
+METERED_TRANSCRIPT_FORMAT = "verbose_json"
 
 
 @dataclass(frozen=True)
@@ -24,6 +33,8 @@ class Forward:
     """A checked request, ready to admit and forward."""
 
     body: bytes
+    # Content-Type and Accept as forwarded (checked: printable ASCII).
+    headers: Mapping[str, str] = field(default_factory=dict)
     model: str | None = None  # None: an endpoint whose body names no model
     alias_from: str | None = None
     stream: bool = False
@@ -33,6 +44,8 @@ class Forward:
     audio_seconds: Decimal | None = None  # estimate, for audio uploads
     speech_characters: int | None = None  # for speech, priced per input character
     cost_micros: int = 0  # worst-case cost reserved against caps
+    # The transcript format the client asked for, when Groq is asked for verbose_json instead.
+    transcript_format: str | None = None
 
     @property
     def tokens(self) -> int:
@@ -40,29 +53,24 @@ class Forward:
 
 
 def prepare_forward(
-    principal: Principal, endpoint: Endpoint, body: bytes, content_type: str, prices: PriceBook
+    principal: Principal,
+    endpoint: Endpoint,
+    body: bytes,
+    headers: Mapping[str, str],
+    prices: PriceBook,
+    *,
+    settings: Settings,
+    path: str = "",
 ) -> Forward:
-    """Check the body against the key's rights and estimate what it may cost."""
+    """Check the request against the key's rights and estimate what it may cost."""
+    forwarded_headers = checked_headers(headers)
+    if endpoint.group is EndpointGroup.MODELS and path.startswith("models/"):
+        check_model_visible(principal, path.removeprefix("models/"))
     if endpoint.group is EndpointGroup.AUDIO and not endpoint.json_model:
-        model = multipart_model(body, content_type)
-        if model is None:
-            raise GatewayError(
-                400,
-                "You must provide a model parameter.",
-                code="missing_model",
-                param="model",
-            )
-        # Aliases rewrite JSON bodies only; an upload is forwarded with the model it names.
-        choose_model(principal, model, aliases=False)
-        seconds = audio_seconds_estimate(len(body))
-        return Forward(
-            body=body,
-            model=model,
-            audio_seconds=seconds,
-            cost_micros=prices.admit(model, prices.audio_cost(model, seconds)),
-        )
+        form = parse_form(body, forwarded_headers.get("content-type", ""))
+        return prepare_transcription(principal, form, forwarded_headers, prices, settings)
     if not endpoint.json_model:
-        return Forward(body=body)
+        return Forward(body=body, headers=forwarded_headers)
     parsed = JsonRequest.parse(body)
     choice = choose_model(principal, parsed.model)
     if choice.alias_from:
@@ -78,6 +86,7 @@ def prepare_forward(
     )
     return Forward(
         body=forwarded.body(body),
+        headers=forwarded_headers,
         model=choice.model,
         alias_from=choice.alias_from,
         stream=parsed.stream,
@@ -94,6 +103,105 @@ def speech_characters(parsed: JsonRequest) -> int:
     input is not text: never fewer than Groq may bill)."""
     text = parsed.payload.get("input")
     return len(text) if isinstance(text, str) else parsed.size
+
+
+def prepare_transcription(
+    principal: Principal,
+    form: Form,
+    headers: Mapping[str, str],
+    prices: PriceBook,
+    settings: Settings,
+) -> Forward:
+    """A transcription or translation upload: the one ``model`` part checked, Groq asked for
+    verbose_json (its ``duration`` is what settlement meters), the audio's length estimated
+    from the file's size, or for a ``url`` the configured worst case."""
+    model = form.text("model")
+    if not model:
+        raise GatewayError(
+            400, "You must provide a model parameter.", code="missing_model", param="model"
+        )
+    # Aliases rewrite JSON bodies only; an upload is forwarded with the model it names.
+    choose_model(principal, model, aliases=False)
+    transcript_format = form.text("response_format") or "json"
+    if transcript_format not in TRANSCRIPT_FORMATS:
+        raise GatewayError(
+            400,
+            "'response_format' must be one of json, verbose_json or text.",
+            code="invalid_value",
+            param="response_format",
+        )
+    seconds = audio_seconds_estimate(sum(len(part.content) for part in form.named("file")))
+    if form.text("url"):
+        seconds = max(seconds, url_audio_seconds(principal, settings))
+    body, content_type = (
+        form.with_text("model", model)
+        .with_text("response_format", METERED_TRANSCRIPT_FORMAT)
+        .encode()
+    )
+    return Forward(
+        body=body,
+        headers={**headers, "content-type": content_type},
+        model=model,
+        audio_seconds=seconds,
+        cost_micros=prices.admit(model, prices.audio_cost(model, seconds)),
+        transcript_format=(
+            None if transcript_format == METERED_TRANSCRIPT_FORMAT else transcript_format
+        ),
+    )
+
+
+def url_audio_seconds(principal: Principal, settings: Settings) -> Decimal:
+    """The audio reserved for a transcription by ``url`` (its length is unknown until Groq
+    answers): ``max_url_audio_seconds``; with no bound set (0), refused where a spending cap
+    applies, since nothing would bound what it spends."""
+    bound = settings.max_url_audio_seconds
+    if bound:
+        return Decimal(bound)
+    team = principal.team
+    capped = (
+        principal.key.monthly_budget_usd is not None
+        or (team is not None and team.monthly_budget_usd is not None)
+        or settings.org_cap_micros is not None
+    )
+    if capped:
+        raise GatewayError(
+            400,
+            "Transcription by 'url' is not available to keys under a spending cap: the "
+            "audio's length is unknown and no bound is configured. Upload the file instead.",
+            code="url_audio_unbounded",
+            param="url",
+        )
+    return Decimal(1)
+
+
+def check_model_visible(principal: Principal, model: str) -> None:
+    """``GET /models/{model}`` for a model outside the key's allowlist: Groq's own 404, without
+    asking Groq."""
+    allowed = allowed_models(principal)
+    if allowed is not None and model not in allowed:
+        raise GatewayError(
+            404,
+            f"The model `{model}` does not exist or you do not have access to it.",
+            code="model_not_found",
+        )
+
+
+def checked_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """The client headers forwarded to Groq; a 400 for one that is not printable ASCII (an
+    HTTP client cannot send it on), before anything is counted."""
+    checked: dict[str, str] = {}
+    for name in FORWARDED_HEADERS:
+        value = headers.get(name)
+        if value is None:
+            continue
+        if not value.isascii() or not value.isprintable():
+            raise GatewayError(
+                400,
+                f"The {name.title()} header must be printable ASCII.",
+                code="invalid_header",
+            )
+        checked[name] = value
+    return checked
 
 
 async def read_body(request: Request) -> bytes:

@@ -20,6 +20,7 @@ from groq_gateway.core.errors import GatewayError
 DEFAULT_MAX_COMPLETION_TOKENS = 1024
 BYTES_PER_TOKEN = 4
 AUDIO_BYTES_PER_SECOND = 1000
+OUTPUT_LIMIT_FIELDS = ("max_completion_tokens", "max_tokens", "max_output_tokens")
 
 
 @dataclass(frozen=True)
@@ -35,14 +36,7 @@ class JsonRequest:
 
     @classmethod
     def parse(cls, body: bytes) -> JsonRequest:
-        try:
-            payload: Any = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise GatewayError(
-                400, "The request body is not valid JSON.", code="invalid_json"
-            ) from error
-        if not isinstance(payload, dict):
-            raise GatewayError(400, "The request body must be a JSON object.", code="invalid_json")
+        payload = parse_json_object(body)
         model = payload.get("model")
         if not isinstance(model, str) or not model:
             raise GatewayError(
@@ -54,6 +48,13 @@ class JsonRequest:
                 400, "'stream' must be a boolean.", code="invalid_type", param="stream"
             )
         options = payload.get("stream_options")
+        if options is not None and not isinstance(options, dict):
+            raise GatewayError(
+                400,
+                "'stream_options' must be an object.",
+                code="invalid_type",
+                param="stream_options",
+            )
         wants_usage = isinstance(options, dict) and options.get("include_usage") is True
         return cls(
             payload=payload,
@@ -69,15 +70,25 @@ class JsonRequest:
 
     @property
     def completion_tokens_limit(self) -> int:
-        for name in ("max_completion_tokens", "max_tokens", "max_output_tokens"):
+        """The most the request may produce: the largest of every output-limit field present
+        (Groq reads ``max_completion_tokens`` or ``max_tokens`` for chat and
+        ``max_output_tokens`` for responses; whichever it reads, no more is served than
+        this). Each field present must be a whole number of at least 1."""
+        limits = []
+        for name in OUTPUT_LIMIT_FIELDS:
             value = self.payload.get(name)
-            if isinstance(value, int) and not isinstance(value, bool):
-                if value < 1:
-                    raise GatewayError(
-                        400, f"'{name}' must be at least 1.", code="invalid_value", param=name
-                    )
-                return value
-        return DEFAULT_MAX_COMPLETION_TOKENS
+            if value is None:
+                continue
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise GatewayError(
+                    400, f"'{name}' must be an integer.", code="invalid_type", param=name
+                )
+            if value < 1:
+                raise GatewayError(
+                    400, f"'{name}' must be at least 1.", code="invalid_value", param=name
+                )
+            limits.append(value)
+        return max(limits, default=DEFAULT_MAX_COMPLETION_TOKENS)
 
     def with_model(self, model: str) -> JsonRequest:
         return replace(self, payload={**self.payload, "model": model}, model=model, changed=True)
@@ -99,17 +110,48 @@ def audio_seconds_estimate(body_size: int) -> Decimal:
     return Decimal(max(1, math.ceil(body_size / AUDIO_BYTES_PER_SECOND)))
 
 
-def multipart_model(body: bytes, content_type: str) -> str | None:
-    """The ``model`` field of a multipart/form-data body, without parsing the file parts."""
-    boundary = None
-    for part in content_type.split(";"):
-        name, _, value = part.strip().partition("=")
-        if name.lower() == "boundary":
-            boundary = value.strip('"')
-    if not boundary:
-        return None
-    for section in body.split(b"--" + boundary.encode()):
-        head, _, content = section.partition(b"\r\n\r\n")
-        if b'name="model"' in head and b"filename=" not in head:
-            return content.rstrip(b"\r\n").decode("utf-8", errors="replace").strip() or None
-    return None
+def parse_json_object(body: bytes) -> dict[str, Any]:
+    """A JSON object body, or a 400: not JSON, not an object, a key named twice in one object
+    (parsers disagree on which one counts, so the gateway and Groq could read different
+    models), numbers past Python's digit limit, nesting past the recursion limit."""
+    try:
+        payload: Any = json.loads(body, object_pairs_hook=_object_without_repeated_keys)
+    except _RepeatedKeyError as error:
+        raise GatewayError(
+            400,
+            f"The request body names '{error.key}' more than once in one object.",
+            code="invalid_json",
+            param=error.key,
+        ) from error
+    except RecursionError as error:
+        raise GatewayError(
+            400, "The request body is nested too deeply.", code="invalid_json"
+        ) from error
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise GatewayError(
+            400, "The request body is not valid JSON.", code="invalid_json"
+        ) from error
+    except ValueError as error:  # an integer past Python's digit limit
+        raise GatewayError(
+            400, "The request body has a number too long to read.", code="invalid_json"
+        ) from error
+    if not isinstance(payload, dict):
+        raise GatewayError(400, "The request body must be a JSON object.", code="invalid_json")
+    return payload
+
+
+class _RepeatedKeyError(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _object_without_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _RepeatedKeyError(key)
+            seen.add(key)
+    return result

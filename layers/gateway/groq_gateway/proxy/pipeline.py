@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import anyio.to_thread
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from groq_gateway.core.budget_leases import LeaseDraw
 from groq_gateway.core.errors import GatewayError, service_unavailable, unknown_url
@@ -101,8 +101,10 @@ class Pipeline:
                 principal,
                 endpoint,
                 await read_body(request),
-                request.headers.get("content-type", ""),
+                request.headers,
                 self.prices,
+                settings=self.settings,
+                path=path,
             )
             telemetry.model = forward.model
             admission = await self.admit(principal, forward)
@@ -111,7 +113,7 @@ class Pipeline:
                 request.method,
                 path,
                 query=request.url.query,
-                headers=request.headers,
+                headers=forward.headers,
                 body=forward.body,
             )
         except GatewayError as error:
@@ -144,11 +146,7 @@ class Pipeline:
             upstream_started=upstream_started,
         )
         later.add(relay.finish)
-        if path == "models" and result.response.status_code == 200:
-            return await relay.model_list(headers)
-        return StreamingResponse(
-            relay.stream(), status_code=result.response.status_code, headers=headers
-        )
+        return await relay.respond(path, headers)
 
     async def admit(self, principal: Principal, forward: Forward) -> Admission:
         """Count the request: one conditional write (none when nothing limits the key and

@@ -4,7 +4,6 @@ added and a lease draw is settled. See docs/architecture.md#admission-and-settle
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -121,10 +120,15 @@ class Settlement:
             if observed.prompt_tokens is not None and observed.completion_tokens is not None:
                 prompt, completion = observed.prompt_tokens, observed.completion_tokens
             else:
-                # Cut off before Groq reported usage: the prompt was read and billed, and so
-                # was what was generated. Never recorded as free.
+                # Cut off before Groq reported usage (the client left, the connection broke):
+                # the prompt was read and billed. What Groq generated is unknown: at least
+                # what was relayed; all it was asked for (the reservation) unless Groq said
+                # the generation ended. The safe direction for caps; never recorded as free.
+                # See docs/architecture.md#streams-cut-short.
                 prompt = forward.prompt_tokens
-                completion = math.ceil(observed.content_chars / 4)
+                completion = observed.relayed_tokens
+                if not observed.generation_ended:
+                    completion = max(completion, forward.completion_tokens)
             cost = self.prices.token_cost(forward.model, prompt, completion)
         if forward.speech_characters is not None:
             # Speech is billed by its input characters, known exactly before forwarding.

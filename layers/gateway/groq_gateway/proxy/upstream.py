@@ -32,6 +32,7 @@ RETURNED_RESPONSE_HEADERS = frozenset(
         "x-request-id",
         "retry-after",
         "retry-after-ms",
+        "x-should-retry",
     }
 )
 

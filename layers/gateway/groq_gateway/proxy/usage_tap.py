@@ -6,13 +6,22 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
+import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-# A non-streamed body is kept (for its usage) up to this size; beyond it, it passes on
-# unparsed and is metered from the estimate.
+from groq_gateway.proxy.inspection import BYTES_PER_TOKEN
+
+# A non-streamed body is kept (for its usage) up to this size; beyond it, only its first and
+# last SCAN_BYTES are: Groq writes ``duration`` near the start and ``usage`` at the end.
 MAX_JSON_BODY = 4 * 1024 * 1024
+SCAN_BYTES = 64 * 1024
+# A key at the top of an object: after `{` or `,`, which inside a JSON string can never come
+# right before an unescaped quote, so text a model wrote cannot forge it.
+_USAGE_KEY = re.compile(rb'[{,]\s*"usage"\s*:\s*')
+_DURATION_KEY = re.compile(rb'[{,]\s*"duration"\s*:\s*(-?[0-9][0-9.eE+-]*)')
 
 
 @dataclass
@@ -22,8 +31,19 @@ class ObservedUsage:
     audio_seconds: Decimal | None = None
     # Characters of generated text seen (for estimating a stream cut off before its usage).
     content_chars: int = 0
+    # Stream events that carried generated text (content, reasoning, tool arguments): Groq
+    # streams one token an event, so at least this many tokens were relayed.
+    content_events: int = 0
+    # Groq said the generation ended (a choice's finish_reason): nothing more was generated.
+    generation_ended: bool = False
     # A stream reached ``data: [DONE]`` (or a responses stream its completed event).
     finished: bool = False
+
+    @property
+    def relayed_tokens(self) -> int:
+        """Tokens of generated text relayed, estimated: an event a token, or four characters
+        a token, whichever is more."""
+        return max(self.content_events, math.ceil(self.content_chars / BYTES_PER_TOKEN))
 
     @property
     def has_tokens(self) -> bool:
@@ -38,18 +58,32 @@ class ObservedUsage:
             self.prompt_tokens, self.completion_tokens = prompt, completion
 
 
-def _content_chars(payload: dict[str, Any]) -> int:
+def _generated_chars(payload: dict[str, Any]) -> tuple[int, bool]:
+    """Characters of generated text in one stream event, and whether a choice finished."""
     total = 0
-    for choice in payload.get("choices") or []:
-        if isinstance(choice, dict):
-            delta = choice.get("delta") or {}
-            content = delta.get("content") if isinstance(delta, dict) else None
-            if isinstance(content, str):
-                total += len(content)
-    delta = payload.get("delta")  # responses stream: response.output_text.delta
+    ended = False
+    choices = payload.get("choices")
+    for choice in choices if isinstance(choices, list) else []:
+        if not isinstance(choice, dict):
+            continue
+        ended = ended or choice.get("finish_reason") is not None
+        delta = choice.get("delta")
+        if not isinstance(delta, dict):
+            continue
+        for name in ("content", "reasoning"):
+            text = delta.get(name)
+            if isinstance(text, str):
+                total += len(text)
+        calls = delta.get("tool_calls")
+        for call in calls if isinstance(calls, list) else []:
+            function = call.get("function") if isinstance(call, dict) else None
+            arguments = function.get("arguments") if isinstance(function, dict) else None
+            if isinstance(arguments, str):
+                total += len(arguments)
+    delta = payload.get("delta")  # responses stream: response.*.delta events
     if isinstance(delta, str):
         total += len(delta)
-    return total
+    return total, ended
 
 
 class JsonTap:
@@ -60,21 +94,33 @@ class JsonTap:
         self.observed = ObservedUsage()
         self._parts: list[bytes] = []
         self._size = 0
+        self._head = b""
+        self._tail = b""
 
     def feed(self, chunk: bytes) -> bytes:
         self._size += len(chunk)
         if self._size <= MAX_JSON_BODY:
             self._parts.append(chunk)
+        elif self._parts:  # past the limit: keep only the head and the tail from here on
+            whole = b"".join([*self._parts, chunk])
+            self._parts = []
+            self._head, self._tail = whole[:SCAN_BYTES], whole[-SCAN_BYTES:]
+        else:
+            self._tail = (self._tail + chunk)[-SCAN_BYTES:]
         return chunk
 
     def finish(self) -> bytes:
         if self._size > MAX_JSON_BODY:
+            self._scan_large_body()
             return b""
         try:
             payload = json.loads(b"".join(self._parts))
-        except (UnicodeDecodeError, json.JSONDecodeError):
+        except ValueError:
+            self._estimate_from_size()
             return b""
-        if isinstance(payload, dict):
+        if not isinstance(payload, dict):
+            self._estimate_from_size()
+        else:
             self.observed.take_usage(payload.get("usage"))
             if not self.observed.has_tokens:
                 x_groq = payload.get("x_groq")
@@ -85,7 +131,34 @@ class JsonTap:
                 with contextlib.suppress(InvalidOperation):
                     self.observed.audio_seconds = Decimal(str(duration))
             self.observed.finished = True
+            if not self.observed.has_tokens:
+                self._estimate_from_size()
         return b""
+
+    def _scan_large_body(self) -> None:
+        """Usage and duration of a body too large to keep: the last top-level-looking
+        ``"usage": {...}`` in its tail, the first ``"duration"`` in its head; without them,
+        the body's size as the estimate."""
+        decoder = json.JSONDecoder()
+        for match in reversed(list(_USAGE_KEY.finditer(self._tail))):
+            text = self._tail[match.end() :].decode("utf-8", errors="replace")
+            with contextlib.suppress(ValueError):
+                usage, _ = decoder.raw_decode(text)
+                self.observed.take_usage(usage)
+            if self.observed.has_tokens:
+                break
+        found = _DURATION_KEY.search(self._head)
+        if found:
+            with contextlib.suppress(InvalidOperation):
+                self.observed.audio_seconds = Decimal(found.group(1).decode())
+        self.observed.finished = True
+        if not self.observed.has_tokens:
+            self._estimate_from_size()
+
+    def _estimate_from_size(self) -> None:
+        """No usage in a whole body: every byte of it may be generated text."""
+        self.observed.content_chars = self._size
+        self.observed.generation_ended = True
 
 
 class SseTap:
@@ -138,7 +211,10 @@ class SseTap:
             return event
         if not isinstance(payload, dict):
             return event
-        self.observed.content_chars += _content_chars(payload)
+        chars, ended = _generated_chars(payload)
+        self.observed.content_chars += chars
+        self.observed.content_events += chars > 0
+        self.observed.generation_ended = self.observed.generation_ended or ended
         self.observed.take_usage(payload.get("usage"))
         x_groq = payload.get("x_groq")
         if isinstance(x_groq, dict):
