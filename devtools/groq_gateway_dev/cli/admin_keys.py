@@ -12,7 +12,7 @@ import argparse
 from typing import Any
 
 from groq_gateway_dev.cli.client import AdminClient, path_id
-from groq_gateway_dev.cli.output import print_json, table
+from groq_gateway_dev.cli.output import print_json, say, table
 
 ADMIN_KEYS_PATH = "/openai/v1/admin-keys"
 
@@ -47,9 +47,9 @@ def create_admin_key(args: argparse.Namespace, client: AdminClient) -> int:
     if args.json:
         print_json(created)
         return 0
-    print(f"Created {created['role']} admin key {created['name']} ({created['id']}).")
-    print(f"key: {created['key']}")
-    print("This is the only time the key is shown; store it now (only its hash is kept).")
+    say(f"Created {created['role']} admin key {created['name']} ({created['id']}).")
+    say(f"key: {created['key']}")
+    say("This is the only time the key is shown; store it now (only its hash is kept).")
     return 0
 
 
@@ -63,7 +63,7 @@ def list_admin_keys(args: argparse.Namespace, client: AdminClient) -> int:
         [k["id"], k["name"], k["role"], k["status"], k["prefix"], k["created_by"], k["created_at"]]
         for k in keys
     ]
-    print(table(headers, rows) if rows else "No admin keys.")
+    say(table(headers, rows) if rows else "No admin keys.")
     return 0
 
 
@@ -72,5 +72,5 @@ def revoke_admin_key(args: argparse.Namespace, client: AdminClient) -> int:
     if args.json:
         print_json(key)
     else:
-        print(f"Revoked admin key {key['name']} ({key['id']}).")
+        say(f"Revoked admin key {key['name']} ({key['id']}).")
     return 0

@@ -19,7 +19,7 @@ from groq_gateway_dev.cli.arguments import (
     usd_amount,
 )
 from groq_gateway_dev.cli.client import AdminClient, CliError, path_id
-from groq_gateway_dev.cli.output import fields, print_json, table, usd
+from groq_gateway_dev.cli.output import fields, print_json, say, table, usd
 
 KEYS_PATH = "/openai/v1/api-keys"
 STATUSES = ["active", "paused", "revoked", "expired"]
@@ -187,9 +187,9 @@ def create_key(args: argparse.Namespace, client: AdminClient) -> int:
     if args.json:
         print_json(created)
         return 0
-    print(describe(created))
-    print(f"\nkey: {created['key']}")
-    print("This is the only time the key is shown; store it now (only its hash is kept).")
+    say(describe(created))
+    say(f"\nkey: {created['key']}")
+    say("This is the only time the key is shown; store it now (only its hash is kept).")
     return 0
 
 
@@ -213,7 +213,7 @@ def list_keys(args: argparse.Namespace, client: AdminClient) -> int:
         ]
         for k in keys
     ]
-    print(table(headers, rows) if rows else "No keys.")
+    say(table(headers, rows) if rows else "No keys.")
     return 0
 
 
@@ -222,7 +222,7 @@ def show_key(args: argparse.Namespace, client: AdminClient) -> int:
     if args.json:
         print_json(key)
     else:
-        print(describe(key))
+        say(describe(key))
     return 0
 
 
@@ -234,7 +234,7 @@ def update_key(args: argparse.Namespace, client: AdminClient) -> int:
     if args.json:
         print_json(key)
     else:
-        print(describe(key))
+        say(describe(key))
     return 0
 
 
@@ -243,7 +243,7 @@ def revoke_key(args: argparse.Namespace, client: AdminClient) -> int:
     if args.json:
         print_json(key)
     else:
-        print(f"Revoked key {key['name']} ({key['id']}).")
+        say(f"Revoked key {key['name']} ({key['id']}).")
     return 0
 
 
@@ -252,9 +252,9 @@ def rotate_key(args: argparse.Namespace, client: AdminClient) -> int:
     if args.json:
         print_json(rotated)
         return 0
-    print(describe(rotated))
-    print(f"\nnew key: {rotated['key']}")
+    say(describe(rotated))
+    say(f"\nnew key: {rotated['key']}")
     if rotated.get("delivered_to"):
-        print(f"Delivered to the Secrets Manager secret {rotated['delivered_to']}.")
-    print("The old secret keeps working through its grace period; give your app the new one.")
+        say(f"Delivered to the Secrets Manager secret {rotated['delivered_to']}.")
+    say("The old secret keeps working through its grace period; give your app the new one.")
     return 0

@@ -18,6 +18,7 @@ import httpx
 from groq_gateway_dev.cli import admin_keys, keys, prices, reports, smoke, teams, upstream
 from groq_gateway_dev.cli.arguments import ADMIN_KEY_VARIABLE, URL_VARIABLE, connection_options
 from groq_gateway_dev.cli.client import AdminAuth, AdminClient, AdminKeyAuth, CliError, IamAuth
+from groq_gateway_dev.cli.output import say
 
 Handler = Callable[[argparse.Namespace, AdminClient], int]
 DEV_HELP = "run the whole gateway locally on one port"
@@ -80,10 +81,10 @@ def run_admin_command(
         finally:
             client.close()
     except CliError as error:
-        print(f"groq-gateway: {error}", file=sys.stderr)
+        say(f"groq-gateway: {error}", file=sys.stderr)
         return error.exit_code
     except Exception as error:  # a bug or an answer of an unexpected shape: still one line
-        print(f"groq-gateway: unexpected error: {type(error).__name__}: {error}", file=sys.stderr)
+        say(f"groq-gateway: unexpected error: {type(error).__name__}: {error}", file=sys.stderr)
         return 1
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from groq_gateway_dev.cli.arguments import positive_int
 from groq_gateway_dev.cli.client import AdminClient, CliError
-from groq_gateway_dev.cli.output import print_json, table, usd
+from groq_gateway_dev.cli.output import print_json, say, table, usd
 
 AUDIT_ACTIONS = [
     "api_key.created",
@@ -84,19 +84,19 @@ def show_usage(args: argparse.Namespace, client: AdminClient) -> int:
     if args.json:
         print_json({**summary, "usage_by_key": keys, "usage_by_team": teams})
         return 0
-    print(
+    say(
         f"Usage on {summary['date']} (UTC) and in {summary['month']}; monthly budgets reset "
         f"at {summary['resets_at']}.\n"
     )
     headers = ["KEY", "ID", "TEAM", "REQUESTS", "TOKENS", "COST", "MONTH COST", "BUDGET LEFT"]
-    print(table(headers, [[r["key_name"], r["key_id"], r["team"], *_figures(r)] for r in keys]))
+    say(table(headers, [[r["key_name"], r["key_id"], r["team"], *_figures(r)] for r in keys]))
     if teams and args.key_id is None:
-        print()
-        print(table(["TEAM", *headers[3:]], [[r["team"], *_figures(r)] for r in teams]))
+        say()
+        say(table(["TEAM", *headers[3:]], [[r["team"], *_figures(r)] for r in teams]))
     if args.team is None and args.key_id is None:
-        print()
+        say()
         org = summary["organization"]
-        print(table(["ORGANISATION", *headers[3:]], [["all keys", *_figures(org)]]))
+        say(table(["ORGANISATION", *headers[3:]], [["all keys", *_figures(org)]]))
     return 0
 
 
@@ -149,7 +149,7 @@ def _show_history(args: argparse.Namespace, client: AdminClient) -> int:
         for bucket in history["data"]
         for result in bucket["results"]
     ]
-    print(table(headers, rows) if rows else "No usage in this range.")
+    say(table(headers, rows) if rows else "No usage in this range.")
     return 0
 
 
@@ -188,5 +188,5 @@ def show_audit(args: argparse.Namespace, client: AdminClient) -> int:
         ]
         for e in entries
     ]
-    print(table(headers, rows) if rows else "No audit entries.")
+    say(table(headers, rows) if rows else "No audit entries.")
     return 0

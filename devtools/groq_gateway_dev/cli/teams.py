@@ -27,7 +27,7 @@ from groq_gateway_dev.cli.arguments import (
     usd_amount,
 )
 from groq_gateway_dev.cli.client import AdminClient, ApiError, CliError, path_id
-from groq_gateway_dev.cli.output import fields, print_json, table, usd
+from groq_gateway_dev.cli.output import fields, print_json, say, table, usd
 
 TEAMS_PATH = "/openai/v1/teams"
 
@@ -136,7 +136,7 @@ def _print_team(args: argparse.Namespace, team: dict[str, Any]) -> None:
     if args.json:
         print_json(team)
     else:
-        print(describe(team))
+        say(describe(team))
 
 
 def create_team(args: argparse.Namespace, client: AdminClient) -> int:
@@ -163,7 +163,7 @@ def list_teams(args: argparse.Namespace, client: AdminClient) -> int:
         ]
         for t in teams
     ]
-    print(table(headers, rows) if rows else "No teams.")
+    say(table(headers, rows) if rows else "No teams.")
     return 0
 
 
@@ -186,7 +186,7 @@ def delete_team(args: argparse.Namespace, client: AdminClient) -> int:
     if args.json:
         print_json(deleted)
     else:
-        print(f"Deleted team {deleted['id']}.")
+        say(f"Deleted team {deleted['id']}.")
     return 0
 
 
@@ -261,5 +261,5 @@ def apply_teams(args: argparse.Namespace, client: AdminClient) -> int:
     else:
         for outcome in outcomes:
             detail = f" ({', '.join(outcome['fields'])})" if outcome["fields"] else ""
-            print(f"{outcome['outcome']:<9} {outcome['id']}{detail}")
+            say(f"{outcome['outcome']:<9} {outcome['id']}{detail}")
     return 0
