@@ -168,3 +168,9 @@ def test_refuse_policy_refuses_unpriced_models_before_admission() -> None:
 def test_a_price_is_bounded_so_costs_stay_exact(value: str) -> None:
     with pytest.raises(ValueError, match="per_audio_hour"):
         ModelPrice.model_validate({"per_audio_hour": value})
+
+
+def test_the_batch_discount_alone_is_a_valid_override() -> None:
+    book = PriceBook.load(overrides='{"batch_discount": "0.25"}')
+    assert book.batch_discount == Decimal("0.25")
+    assert book.token_cost("openai/gpt-oss-120b", 10_000, 0, batch=True).micros == 1125

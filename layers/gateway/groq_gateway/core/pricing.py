@@ -101,6 +101,10 @@ class OperatorPrice(BaseModel):
     updated_by: str
 
 
+# The top-level keys of a pricing document; any other key of an override is a model id.
+DOCUMENT_KEYS = frozenset({"models", "batch_discount", "fallback_floor"})
+
+
 class PricingDocument(BaseModel):
     """The shape of ``prices.json`` and of the ``PriceOverrides`` parameter."""
 
@@ -178,7 +182,7 @@ class PriceBook:
         raw = overrides if overrides is not None else os.environ.get("PRICE_OVERRIDES", "")
         if raw.strip():
             extra: dict[str, Any] = json.loads(raw)
-            if "models" in extra:
+            if DOCUMENT_KEYS & extra.keys():
                 document = PricingDocument.model_validate(extra)
                 batch_discount = document.batch_discount or batch_discount
                 if "fallback_floor" in extra:
