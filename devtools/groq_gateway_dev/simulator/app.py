@@ -239,8 +239,8 @@ class Simulator:
             Route("/_simulator/requests", self.received_requests),
             Route("/_simulator/requests", self.clear_requests, methods=["DELETE"]),
             Route("/_simulator/stats", self.stats),
-            Route("/_simulator/reset", self.reset_all, methods=["POST"]),
             Route("/_simulator/batches/{batch_id}/end", self.end_batch, methods=["POST"]),
+            Route("/_simulator/reset", self.reset_all, methods=["POST"]),
             Route("/{path:path}", self.unknown_path, methods=ALL_METHODS),
         ]
 
@@ -620,11 +620,11 @@ class Simulator:
             finalizing_at=now,
             request_counts={"total": len(lines), "completed": len(done), "failed": len(failed)},
         )
-        for key, items in (("output_file_id", done), ("error_file_id", failed)):
-            if items:
         batch[f"{end}_at"] = now
         if end == "cancelled":
             batch["cancelling_at"] = now
+        for key, items in (("output_file_id", done), ("error_file_id", failed)):
+            if items:
                 content = "".join(json.dumps(item) + "\n" for item in items).encode()
                 batch[key] = self._store(f"{batch['id']}_{key}.jsonl", content, "batch_output").id
         return batch
@@ -692,8 +692,6 @@ class Simulator:
             }
         )
 
-    async def reset_all(self, request: Request) -> Response:
-        self.reset()
     async def end_batch(self, request: Request) -> Response:
         """End a batch that has not run yet as ``{"status": ...}`` says (completed, failed,
         expired or cancelled) after answering its first ``{"lines": n}`` lines (all if
@@ -716,6 +714,8 @@ class Simulator:
             return ApiError(409, f"The batch is already {batch['status']}.").response()
         return JSONResponse(self._run(batch, end, limit))
 
+    async def reset_all(self, request: Request) -> Response:
+        self.reset()
         return Response(status_code=204)
 
     async def unknown_path(self, request: Request) -> Response:
