@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from groq_gateway.admin.app import create_app as create_admin_app
 from groq_gateway.core.batches import BatchState
 from groq_gateway.core.limits import Scope
 from groq_gateway.core.periods import month_of, utcnow
@@ -23,7 +24,7 @@ from groq_gateway.core.settings import Settings
 from groq_gateway.proxy.app import create_app as create_proxy_app
 from groq_gateway.store import GatewayStore
 from groq_gateway.usage_poller.batch_settlement import settle_ended_batches
-from tests.conftest import UPSTREAM_KEY
+from tests.conftest import ADMIN_KEY, UPSTREAM_KEY
 from tests.integration.conftest import gateway_settings
 from tests.integration.test_store import new_key_with_plaintext
 
@@ -41,6 +42,7 @@ class BatchWorld:
 
     client: httpx.AsyncClient
     simulator: httpx.AsyncClient
+    admin: httpx.AsyncClient
     settings: Settings
     store: GatewayStore
 
@@ -114,9 +116,15 @@ async def world(local_aws: dict[str, str], simulator_url: str) -> AsyncIterator[
             transport=httpx.ASGITransport(app=create_proxy_app(settings)),
             base_url="http://gateway.test",
         ) as client,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=create_admin_app(settings)),
+            base_url="http://gateway.test",
+            headers={"authorization": f"Bearer {ADMIN_KEY}"},
+        ) as admin,
     ):
         (await simulator.post("/_simulator/reset")).raise_for_status()
-        yield BatchWorld(client, simulator, settings, GatewayStore(settings.table_name))
+        store = GatewayStore(settings.table_name)
+        yield BatchWorld(client, simulator, admin, settings, store)
 
 
 # -- finding 1: batches are checked, capped and metered -----------------------------------
@@ -395,3 +403,44 @@ async def test_a_reservation_is_counted_in_the_month_the_batch_was_created(
     assert committed == spent > 0
     next_month = month_of(later)
     assert world.store.counters.month_spend(Scope.KEY, key.key_id, next_month).spent_micros == 0
+
+
+async def test_an_admin_sees_every_keys_batches_and_files_with_their_owners(
+    world: BatchWorld,
+) -> None:
+    first, first_key = world.key()
+    second, second_key = world.key(monthly_budget_usd=Decimal(5))
+    open_batch = await world.batch_at_groq(first_key, [chat_line(0, SMALL)])
+    done_batch = await world.batch_at_groq(second_key, [chat_line(0, GPT), chat_line(1, GPT)])
+    assert world.poll() == 2  # both end at the simulator's first look
+    await world.client.get(f"/openai/v1/batches/{done_batch['id']}", headers=auth(second_key))
+    third = await world.batch_at_groq(first_key, [chat_line(2, SMALL)])
+
+    listed = (await world.admin.get("/openai/v1/admin/batches")).json()
+
+    owners = {b["id"]: (b["key_id"], b["state"]) for b in listed["data"]}
+    assert owners == {
+        third["id"]: (first.key_id, "open"),
+        open_batch["id"]: (first.key_id, "metered"),
+        done_batch["id"]: (second.key_id, "metered"),
+    }
+    assert listed["data"][0]["id"] == third["id"]  # open ones first
+    done = next(b for b in listed["data"] if b["id"] == done_batch["id"])
+    assert Decimal(done["cost_usd"]) > 0
+    assert done["lines_metered"] == 2
+    assert Decimal(done["reserved_usd"]) >= Decimal(done["cost_usd"])
+    only_open = (await world.admin.get("/openai/v1/admin/batches?state=open")).json()
+    assert [b["id"] for b in only_open["data"]] == [third["id"]]
+    paged = (await world.admin.get("/openai/v1/admin/batches?limit=2")).json()
+    rest = await world.admin.get(f"/openai/v1/admin/batches?after={paged['next_cursor']}")
+    assert [b["id"] for b in paged["data"] + rest.json()["data"]] == [
+        b["id"] for b in listed["data"]
+    ]
+
+    files = (await world.admin.get("/openai/v1/admin/files")).json()["data"]
+    by_id = {f["id"]: f for f in files}
+    assert by_id[open_batch["input_file_id"]]["key_id"] == first.key_id
+    assert by_id[done_batch["input_file_id"]]["models"] == [GPT]
+    assert by_id[done_batch["input_file_id"]]["lines"] == 2
+    outputs = [f for f in files if f["purpose"] == "batch_output"]
+    assert [(f["key_id"], f["batch_id"]) for f in outputs] == [(second.key_id, done_batch["id"])]

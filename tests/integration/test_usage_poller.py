@@ -637,10 +637,10 @@ def test_an_unavailable_table_is_counted_and_the_run_completes(world: World, cap
         {"job": "poll-usage"}, settings=world.settings, store=broken, now=lambda: NOW
     )
 
-    assert report["failed_steps"] == ["catalog", "directory", "org-leases", "outbox"]
+    assert report["failed_steps"] == ["catalog", "batches", "directory", "org-leases", "outbox"]
     metrics = emitted(capsys.readouterr().out)
     assert metrics[("PollerRuns", ())] == 1
-    assert metrics[("PollerStepFailures", ())] == 4
+    assert metrics[("PollerStepFailures", ())] == 5
 
 
 def test_an_unreachable_upstream_skips_only_what_needs_it(world: World) -> None:

@@ -306,6 +306,8 @@ BEARER_ADMIN_ROUTES = {
     ("/openai/v1/audit-log", "GET"),
     ("/openai/v1/prices", "GET"),
     ("/openai/v1/prices/{proxy+}", "ANY"),
+    ("/openai/v1/admin/batches", "GET"),
+    ("/openai/v1/admin/files", "GET"),
     ("/openai/v1/admin/openapi.json", "GET"),
 }
 # API Gateway checks SigV4 on these; InvokeRole NONE keeps SAM's default (the caller's own

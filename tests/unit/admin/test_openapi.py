@@ -56,6 +56,8 @@ def test_every_admin_route_is_documented_and_needs_the_admin_key() -> None:
         ("GET", "/openai/v1/prices"),
         ("PUT", "/openai/v1/prices/{model}"),
         ("DELETE", "/openai/v1/prices/{model}"),
+        ("GET", "/openai/v1/admin/batches"),
+        ("GET", "/openai/v1/admin/files"),
     }
     for (method, path), operation in operations.items():
         assert operation["security"] == [{"AdminKey": []}], path

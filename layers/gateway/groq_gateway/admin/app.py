@@ -14,11 +14,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from groq_gateway.admin.dependencies import AdminServices
 from groq_gateway.admin.errors import ADMIN_EXCEPTION_HANDLERS, ERROR_RESPONSES
 from groq_gateway.admin.iam import IamAccess, IamRoutes
-from groq_gateway.admin.routes import admin_keys, api_keys, audit_log, prices, teams, usage
+from groq_gateway.admin.routes import admin_keys, api_keys, audit_log, batches, prices, teams, usage
 from groq_gateway.admin.services.admin_keys import AdminKeyService
 from groq_gateway.admin.services.api_keys import ApiKeyService
 from groq_gateway.admin.services.audit_log import AuditLogService
 from groq_gateway.admin.services.authentication import AuthenticationService
+from groq_gateway.admin.services.batches import BatchService
 from groq_gateway.admin.services.prices import PriceService
 from groq_gateway.admin.services.teams import TeamService
 from groq_gateway.admin.usage import UsageReports
@@ -65,6 +66,7 @@ def build_services(settings: Settings, store: GatewayStore) -> AdminServices:
                 fallback=settings.unpriced_fallback_prices, policy=settings.unpriced_models
             ),
         ),
+        batches=BatchService(store),
     )
 
 
@@ -91,7 +93,7 @@ def create_app(settings: Settings | None = None, *, store: GatewayStore | None =
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    for resource in (api_keys, teams, admin_keys, usage, audit_log, prices):
+    for resource in (api_keys, teams, admin_keys, usage, audit_log, prices, batches):
         app.include_router(resource.router)
     for exc_type, handler in ADMIN_EXCEPTION_HANDLERS.items():
         app.add_exception_handler(exc_type, handler)

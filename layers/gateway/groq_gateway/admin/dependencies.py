@@ -19,6 +19,7 @@ from groq_gateway.admin.services.admin_keys import AdminKeyService
 from groq_gateway.admin.services.api_keys import ApiKeyService
 from groq_gateway.admin.services.audit_log import AuditLogService
 from groq_gateway.admin.services.authentication import AuthenticationService
+from groq_gateway.admin.services.batches import BatchService
 from groq_gateway.admin.services.prices import PriceService
 from groq_gateway.admin.services.teams import TeamService
 from groq_gateway.admin.usage import UsageReports
@@ -45,6 +46,7 @@ class AdminServices:
     rotator: KeyRotator
     usage: UsageReports
     prices: PriceService
+    batches: BatchService
 
 
 async def in_thread(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:

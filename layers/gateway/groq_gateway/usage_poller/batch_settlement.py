@@ -33,6 +33,9 @@ def settle_ended_batches(
     """Meter every open batch Groq says has ended; returns how many this run metered. A
     batch Groq does not answer about (or whose output cannot be read) waits for the next
     run; raises what the step counts as a failure when Groq or DynamoDB cannot be reached."""
+    batches = list(islice(store.batches.open_batches(), MAX_BATCHES_PER_RUN))
+    if not batches:
+        return 0  # Groq is not asked (nor the upstream key read) when nothing is open
     key = UpstreamKeys(settings.upstream_key_secret_id, max_age=60).active_key()
     own_client = client is None
     http = client or httpx.Client(timeout=30.0)
@@ -40,7 +43,7 @@ def settle_ended_batches(
     headers = {"authorization": f"Bearer {key}"}
     metered = 0
     try:
-        for batch in islice(store.batches.open_batches(), MAX_BATCHES_PER_RUN):
+        for batch in batches:
             response = http.get(f"{base}/batches/{batch.batch_id}", headers=headers)
             if response.status_code != 200:
                 logger.warning(
