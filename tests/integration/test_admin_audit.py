@@ -10,7 +10,7 @@ import pytest
 
 from groq_gateway.core.records import AuditAction, AuditEntry, AuditTarget
 from groq_gateway.store import ConditionFailedError, GatewayStore
-from groq_gateway.store.audit import AuditStore
+from groq_gateway.store.audit import MAX_QUERIES_PER_PAGE, AuditStore
 from groq_gateway.store.table import from_item
 from tests.conftest import ADMIN_KEY
 from tests.integration.conftest import LocalGateway
@@ -245,3 +245,79 @@ async def test_any_window_of_days_is_a_clean_answer(gateway: LocalGateway) -> No
         error = response.json()["error"]
         assert (error["code"], error["param"]) == ("invalid_value", "start")
         assert fragment in error["message"]
+
+
+def counting_queries(store: GatewayStore) -> list[str]:
+    """The DynamoDB operations ``store``'s table makes from now on, in order."""
+    calls: list[str] = []
+    call = store.table.call
+
+    def counted(operation: str, **kwargs: Any) -> dict[str, Any]:
+        calls.append(operation)
+        return call(operation, **kwargs)
+
+    store.table.call = counted  # type: ignore[method-assign]
+    return calls
+
+
+def test_a_page_does_bounded_work_however_long_the_window_and_rare_the_match(
+    local_aws: dict[str, str],
+) -> None:
+    """Ten years with one entry at each end: a page stops after MAX_QUERIES_PER_PAGE queries
+    with a cursor where it stopped, and walking the cursors finds everything, in order."""
+    store = GatewayStore(local_aws["GatewayTable"])
+    audit: AuditStore = store.audit
+    oldest, newest = datetime(2017, 1, 2, tzinfo=UTC), datetime(2026, 12, 3, tzinfo=UTC)
+    for moment in (oldest, newest):
+        store.table.call("transact_write_items", TransactItems=[audit.put(_entry(moment))])
+    calls = counting_queries(store)
+
+    def walk(**filters: Any) -> tuple[list[datetime], int]:
+        found: list[datetime] = []
+        cursor, pages = None, 0
+        while True:
+            calls.clear()
+            page = audit.list_page(
+                first_day=date(2016, 12, 5),
+                last_day=date(2026, 12, 4),
+                limit=5,
+                cursor=cursor,
+                **filters,
+            )
+            pages += 1
+            assert len(calls) <= MAX_QUERIES_PER_PAGE, len(calls)
+            found += [e.at for e in page.items]
+            cursor = page.next_cursor
+            if cursor is None:
+                return found, pages
+
+    everything, pages = walk()
+    assert everything == [newest, oldest]
+    assert pages >= 121 // MAX_QUERIES_PER_PAGE  # a partition per month, a few per page
+    assert walk(action="team.updated")[0] == [newest, oldest]
+    assert walk(action="team.deleted")[0] == []
+    assert walk(target_id="t")[0] == [newest, oldest]
+
+
+async def test_a_long_filtered_window_answers_in_pages_through_the_api(
+    gateway: LocalGateway,
+) -> None:
+    key = await gateway.create_key(name="k")
+    start = (datetime.now(UTC) - timedelta(days=3650)).date().isoformat()
+    seen: list[str] = []
+    cursor, pages = None, 0
+    while True:
+        params: dict[str, Any] = {"start": start, "target": key["id"], "limit": 1}
+        if cursor:
+            params["after"] = cursor
+        response = await gateway.client.get("/openai/v1/audit-log", params=params, headers=ADMIN)
+        assert response.status_code == 200, response.text
+        page = response.json()
+        pages += 1
+        seen += [e["target_id"] for e in page["data"]]
+        assert page["has_more"] is (page["next_cursor"] is not None)
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [key["id"]]
+    assert pages > 1  # the empty years are walked page by page, not in one call

@@ -1,5 +1,6 @@
 """The audit log (``AUDIT#<YYYY-MM>``): every admin change is committed in one transaction
-with its entry. See docs/architecture.md#access-patterns.
+with its entry; read newest first, page by page, each page doing bounded work. See
+docs/architecture.md#access-patterns.
 
 Example::
 
@@ -10,16 +11,31 @@ from __future__ import annotations
 
 import json
 import re
+from calendar import monthrange
 from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
 from groq_gateway.core.records import AuditEntry
-from groq_gateway.store.paging import InvalidCursorError, Page, decode_cursor, first_page
-from groq_gateway.store.table import Table, to_item
+from groq_gateway.store.paging import (
+    FILTERED_READ_SIZE,
+    MAX_PAGE_SIZE,
+    InvalidCursorError,
+    Page,
+    decode_cursor,
+    encode_cursor,
+)
+from groq_gateway.store.table import Table, from_item, to_item
 
 # A transaction holds at most 100 items; an admin change needs a handful.
 MAX_CHANGES = 99
+# The DynamoDB queries one page may make (each reads at most FILTERED_READ_SIZE items): a long
+# window of empty months, or a filter that matches little, is answered in several pages, each
+# with a cursor where it stopped (possibly with fewer entries than asked for, even none).
+MAX_QUERIES_PER_PAGE = 12
+# An entry id is a uuid4's hex, never all f's (its version digit is 4): the sort key
+# "<day>T23:59:59.999999Z#fff…" is above every entry of that day and names none.
+_ABOVE_EVERY_ID = "f" * 32
 
 _SORT_KEY = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z#[0-9a-f]{32}$")
 
@@ -38,6 +54,14 @@ def _months_newest_first(first_day: date, last_day: date) -> Iterator[str]:
     while (year, month) >= (first_day.year, first_day.month):
         yield f"{year:04d}-{month:02d}"
         year, month = (year - 1, 12) if month == 1 else (year, month - 1)
+
+
+def _above_month(month: str) -> str:
+    """A cursor position above every entry of ``month`` (YYYY-MM): a page that resumes there
+    reads that month whole."""
+    year, number = int(month[:4]), int(month[5:7])
+    last = date(year, number, monthrange(year, number)[1])
+    return f"{last.isoformat()}T23:59:59.999999Z#{_ABOVE_EVERY_ID}"
 
 
 class AuditStore:
@@ -126,7 +150,7 @@ class AuditStore:
                 kwargs["ExclusiveStartKey"] = to_item(start)
             return kwargs
 
-        queries: Iterator[dict[str, Any]]
+        partitions: list[tuple[str | None, dict[str, Any]]]  # (month, its query)
         if actor_id is not None:
             # One admin's entries: one partition of the index, across months.
             partition = f"AUDITBY#{actor_id}"
@@ -134,21 +158,62 @@ class AuditStore:
             if after is not None:
                 start = {"pk": audit_pk(after[:7]), "sk": after, "gsi1pk": partition}
                 start["gsi1sk"] = after
-            queries = iter([query(partition, start)])
+            partitions = [(None, query(partition, start))]
         else:
             # Every entry: one partition per month, newest month first, resuming the cursor's.
             last = last_day if after is None else min(last_day, date.fromisoformat(after[:10]))
-            queries = (
-                query(
-                    audit_pk(month),
-                    {"pk": audit_pk(month), "sk": after}
-                    if after is not None and after[:7] == month
-                    else None,
+            partitions = [
+                (
+                    month,
+                    query(
+                        audit_pk(month),
+                        {"pk": audit_pk(month), "sk": after}
+                        if after is not None and after[:7] == month
+                        else None,
+                    ),
                 )
                 for month in _months_newest_first(first_day, last)
-            )
-        page = first_page(self.table, queries, limit=limit, cursor_of=lambda item: item["sk"])
-        return page.map(_entry_of)
+            ]
+        return self._bounded_page(partitions, limit=limit).map(_entry_of)
+
+    def _bounded_page(
+        self, partitions: list[tuple[str | None, dict[str, Any]]], *, limit: int
+    ) -> Page[dict[str, Any]]:
+        """Up to ``limit`` items from ``partitions``' queries, run in order while the page is
+        not full, in at most :data:`MAX_QUERIES_PER_PAGE` calls; a page cut short by that
+        bound carries a cursor to where its reading stopped."""
+        if not 1 <= limit <= MAX_PAGE_SIZE:
+            raise ValueError(f"limit must be between 1 and {MAX_PAGE_SIZE}")
+        wanted = limit + 1
+        items: list[dict[str, Any]] = []
+        calls = 0
+        for month, kwargs in partitions:
+            read_size = FILTERED_READ_SIZE if "FilterExpression" in kwargs else wanted
+            while True:
+                if calls == MAX_QUERIES_PER_PAGE:
+                    return Page(items[:limit], encode_cursor(_resume_at(kwargs, month)))
+                page = self.table.call("query", **kwargs, Limit=read_size)
+                calls += 1
+                for raw in page.get("Items", []):
+                    items.append(from_item(raw))
+                    if len(items) == wanted:
+                        return Page(items[:limit], encode_cursor(items[limit - 1]["sk"]))
+                evaluated = page.get("LastEvaluatedKey")
+                if not evaluated:
+                    break
+                kwargs = {**kwargs, "ExclusiveStartKey": evaluated}
+        return Page(items, None)
+
+
+def _resume_at(kwargs: dict[str, Any], month: str | None) -> str:
+    """Where a page stopped before running ``kwargs``' query: its start key, else above
+    every entry of its month."""
+    start = kwargs.get("ExclusiveStartKey")
+    if start is not None:
+        sort_key: str = from_item(start)["sk"]
+        return sort_key
+    assert month is not None, "the index's single query always runs first"
+    return _above_month(month)
 
 
 def _entry_of(item: dict[str, Any]) -> AuditEntry:
