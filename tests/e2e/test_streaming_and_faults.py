@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import httpx
@@ -80,7 +81,12 @@ def test_a_stream_cut_mid_way_is_metered_as_estimated_never_free(
     assert day.prompt_tokens > 0
 
 
-def test_a_client_that_goes_away_stops_the_upstream_read(dev_gateway: DevGateway) -> None:
+def test_a_client_gone_after_the_first_chunk_is_metered_all_groq_was_asked_for(
+    dev_gateway: DevGateway,
+) -> None:
+    """Issue #18, finding 11: the gateway stops reading Groq when the client leaves, so what
+    Groq generated (and bills) is unknown; it is metered as the reservation, the most Groq
+    could have generated, flagged estimated (before the fix: the prompt and a chunk or so)."""
     key = create_key(dev_gateway)
     with httpx.stream(
         "POST",
@@ -93,4 +99,32 @@ def test_a_client_that_goes_away_stops_the_upstream_read(dev_gateway: DevGateway
     RELIABILITY.count_fault("client disconnect mid-stream")
     day = metered_day(dev_gateway, key)
     assert day.estimated_requests == 1
-    assert day.completion_tokens < 200
+    assert day.completion_tokens == 200
+    assert day.prompt_tokens > 0
+
+
+def test_a_client_gone_before_the_usage_chunk_is_metered_what_it_read(
+    dev_gateway: DevGateway,
+) -> None:
+    """Issue #18, finding 11: every token read, the client gone before the final chunk (with
+    Groq's usage): metered as the tokens relayed, never fewer."""
+    key = create_key(dev_gateway)
+    tokens = 40
+    received = 0
+    with httpx.stream(
+        "POST",
+        f"{dev_gateway.base_url}/openai/v1/chat/completions",
+        json={"model": MODEL, "messages": MESSAGES, "stream": True, "max_tokens": tokens},
+        headers={"authorization": f"Bearer {key}"},
+    ) as response:
+        for line in response.iter_lines():
+            if line.startswith("data: {") and json.loads(line[6:])["choices"][0]["delta"].get(
+                "content"
+            ):
+                received += 1
+                if received == tokens:
+                    break  # every token read; the final chunk and its usage not yet
+    RELIABILITY.count_fault("client disconnect before the usage chunk")
+    day = metered_day(dev_gateway, key)
+    assert day.estimated_requests == 1
+    assert day.completion_tokens == tokens

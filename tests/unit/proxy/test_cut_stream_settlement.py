@@ -64,7 +64,10 @@ def test_a_client_gone_before_the_first_byte_is_metered_all_groq_was_asked_for(
 
 def test_never_below_what_was_relayed(settlement: Settlement) -> None:
     beyond = ObservedUsage(content_chars=4000, content_events=900)
-    assert metered(settlement, 100, beyond) == (20, 1000, True)
+    assert metered(settlement, 100, beyond) == (20, 900, True)
+    ended = ObservedUsage(content_chars=4000, content_events=10, generation_ended=True)
+    assert metered(settlement, 6000, ended) == (20, 1000, True)  # 4 characters a token
+    assert metered(settlement, 50, ended) == (20, 50, True)  # but never past the limit
 
 
 def test_groqs_usage_when_it_came(settlement: Settlement) -> None:

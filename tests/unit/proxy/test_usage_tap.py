@@ -134,7 +134,7 @@ def test_a_large_body_without_usage_is_estimated_from_its_size() -> None:
     tap = JsonTap()
     feed_in_chunks(tap, body)
     assert not tap.observed.has_tokens
-    assert tap.observed.relayed_tokens == -(-len(body) // 4)
+    assert tap.observed.relayed_tokens() == -(-len(body) // 4)
     assert tap.observed.generation_ended
 
 
@@ -161,7 +161,8 @@ def test_a_stream_counts_the_events_that_carried_generated_text() -> None:
     tap = SseTap(strip_usage=False)
     run(tap, sse(*events), 100)
     assert tap.observed.content_events == 154
-    assert tap.observed.relayed_tokens == 154  # one token an event, not 160 characters / 4
+    assert tap.observed.relayed_tokens() == 154  # one token an event, not 160 characters / 4
+    assert tap.observed.relayed_tokens(limit=10) == 154
     assert tap.observed.generation_ended
     assert not tap.observed.finished
     cut = SseTap(strip_usage=False)

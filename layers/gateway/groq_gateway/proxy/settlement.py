@@ -126,7 +126,7 @@ class Settlement:
                 # the generation ended. The safe direction for caps; never recorded as free.
                 # See docs/architecture.md#streams-cut-short.
                 prompt = forward.prompt_tokens
-                completion = observed.relayed_tokens
+                completion = observed.relayed_tokens(forward.completion_tokens)
                 if not observed.generation_ended:
                     completion = max(completion, forward.completion_tokens)
             cost = self.prices.token_cost(forward.model, prompt, completion)

@@ -39,11 +39,12 @@ class ObservedUsage:
     # A stream reached ``data: [DONE]`` (or a responses stream its completed event).
     finished: bool = False
 
-    @property
-    def relayed_tokens(self) -> int:
-        """Tokens of generated text relayed, estimated: an event a token, or four characters
-        a token, whichever is more."""
-        return max(self.content_events, math.ceil(self.content_chars / BYTES_PER_TOKEN))
+    def relayed_tokens(self, limit: int | None = None) -> int:
+        """Tokens of generated text relayed, estimated: four characters a token (no more than
+        ``limit``, what the request allowed), and never fewer than the events that carried
+        text (each carried at least one token)."""
+        by_chars = math.ceil(self.content_chars / BYTES_PER_TOKEN)
+        return max(self.content_events, by_chars if limit is None else min(by_chars, limit))
 
     @property
     def has_tokens(self) -> bool:
