@@ -4,6 +4,7 @@ redeploy (issue #18, finding 2)."""
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from dataclasses import replace
@@ -15,9 +16,11 @@ import httpx
 import pytest
 
 from groq_gateway.core.periods import day_of, utcnow
-from groq_gateway.core.pricing import PriceBook, UnpricedPolicy
+from groq_gateway.core.pricing import ModelPrice, OperatorPrice, PriceBook, UnpricedPolicy
 from groq_gateway.core.records import DailyUsage
 from groq_gateway.proxy.app import create_app as create_proxy_app
+from groq_gateway.proxy.live_prices import LivePrices
+from groq_gateway.store import GatewayStore
 from tests.conftest import ADMIN_KEY
 from tests.integration.conftest import LocalGateway
 from tests.integration.test_proxy_limits_and_metering import CHAT, MODEL, add_key, auth
@@ -256,3 +259,69 @@ async def test_a_price_change_reaches_the_proxy_within_the_refresh_interval(
     # the operator's price.
     assert (used.requests, used.unpriced_requests) == (3, 2)
     assert used.cost_micros == 2 * fallback + operator
+
+
+async def test_concurrent_price_changes_leave_an_unbroken_audit_chain(
+    gateway: LocalGateway,
+) -> None:
+    async def put(n: int) -> httpx.Response:
+        return await gateway.client.put(
+            f"/openai/v1/prices/{SPEECH_MODEL}",
+            json={"per_million_characters": str(n)},
+            headers=ADMIN,
+        )
+
+    async with anyio.create_task_group() as group:
+        for n in range(1, 9):
+            group.start_soon(put, n)
+    log = await gateway.client.get(
+        "/openai/v1/audit-log", params={"target": SPEECH_MODEL}, headers=ADMIN
+    )
+    entries = list(reversed(log.json()["data"]))  # oldest first
+    assert entries
+    assert entries[0]["before"] is None
+    for earlier, later in itertools.pairwise(entries):
+        assert later["before"] == earlier["after"]  # no change lost between two entries
+    stored = gateway.store.prices.get(SPEECH_MODEL)
+    assert stored is not None
+    assert entries[-1]["after"]["price"] == {
+        "per_million_characters": str(stored.price.per_million_characters)
+    }
+
+
+async def test_the_proxy_keeps_its_prices_when_the_table_cannot_be_read(
+    gateway: LocalGateway,
+) -> None:
+    now = [1000.0]
+    books: list[PriceBook] = []
+    shipped = PriceBook.load(overrides="")
+    unreadable = LivePrices(
+        shipped,
+        GatewayStore("no-such-table", gateway.store.table.client),
+        refresh_seconds=60,
+        on_change=books.append,
+        clock=lambda: now[0],
+    )
+    unreadable.load()
+    assert unreadable.book is shipped
+    assert not unreadable.stale  # the next try is one interval later, not after every response
+    now[0] += 60
+    assert unreadable.stale
+
+    price = OperatorPrice(
+        model=SPEECH_MODEL,
+        price=ModelPrice(per_million_characters=Decimal(22)),
+        updated_at=utcnow(),
+        updated_by="ops",
+    )
+    gateway.store.table.call(
+        "transact_write_items", TransactItems=[gateway.store.prices.put(price, replacing=None)]
+    )
+    readable = LivePrices(
+        shipped, gateway.store, refresh_seconds=60, on_change=books.append, clock=lambda: now[0]
+    )
+    readable.load()
+    [book] = books
+    assert book.speech_cost(SPEECH_MODEL, 1000).micros == 22_000
+    readable.load()
+    assert len(books) == 1  # unchanged prices: no new book

@@ -49,8 +49,9 @@ class PriceStore:
         item = self.table.get(PRICES_PK, _price_sk(model))
         return _operator_price(item) if item else None
 
-    def put(self, price: OperatorPrice) -> dict[str, Any]:
-        """The ``Put`` of a transaction that sets (or replaces) a model's operator price."""
+    def put(self, price: OperatorPrice, *, replacing: OperatorPrice | None) -> dict[str, Any]:
+        """The ``Put`` of a transaction that sets a model's operator price, if the model's
+        price is still ``replacing`` (None: it had none)."""
         item = {
             "pk": PRICES_PK,
             "sk": _price_sk(price.model),
@@ -61,15 +62,27 @@ class PriceStore:
             "updated_at": price.updated_at.isoformat(),
             "updated_by": price.updated_by,
         }
-        return {"Put": {"TableName": self.table.name, "Item": to_item(item)}}
+        return {
+            "Put": {"TableName": self.table.name, "Item": to_item(item), **_unchanged(replacing)}
+        }
 
-    def delete(self, model: str) -> dict[str, Any]:
-        """The ``Delete`` of a transaction that removes a model's operator price (refused when
-        there is none)."""
+    def delete(self, price: OperatorPrice) -> dict[str, Any]:
+        """The ``Delete`` of a transaction that removes a model's operator price, if it is
+        still ``price``."""
         return {
             "Delete": {
                 "TableName": self.table.name,
-                "Key": to_item({"pk": PRICES_PK, "sk": _price_sk(model)}),
-                "ConditionExpression": "attribute_exists(pk)",
+                "Key": to_item({"pk": PRICES_PK, "sk": _price_sk(price.model)}),
+                **_unchanged(price),
             }
         }
+
+
+def _unchanged(price: OperatorPrice | None) -> dict[str, Any]:
+    """The condition that a model's stored price is still ``price`` (None: none stored)."""
+    if price is None:
+        return {"ConditionExpression": "attribute_not_exists(pk)"}
+    return {
+        "ConditionExpression": "updated_at = :read",
+        "ExpressionAttributeValues": to_item({":read": price.updated_at.isoformat()}),
+    }

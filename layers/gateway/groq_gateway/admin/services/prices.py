@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from groq_gateway.admin.services.common import retry_or_conflict
 from groq_gateway.core.audit import Actor
 from groq_gateway.core.errors import GatewayError
 from groq_gateway.core.periods import utcnow
@@ -19,7 +20,7 @@ from groq_gateway.core.pricing import (
     PriceKind,
 )
 from groq_gateway.core.records import AuditAction, AuditEntry, AuditTarget
-from groq_gateway.store import ConditionFailedError, GatewayStore
+from groq_gateway.store import GatewayStore
 
 
 def _audited(price: OperatorPrice | None) -> dict[str, Any] | None:
@@ -60,27 +61,32 @@ class PriceService:
                 code="invalid_value",
                 param="body",
             )
-        now = self._now()
-        before = self.store.prices.get(model)
-        if before is not None and before.price == price:
-            return before
-        after = OperatorPrice(model=model, price=price, updated_at=now, updated_by=actor.name)
-        entry = self._entry(actor, AuditAction.PRICE_SET, model, before, after, now)
-        self.store.audit.commit(entry, [self.store.prices.put(after)])
-        return after
+
+        def attempt() -> OperatorPrice:
+            now = self._now()
+            before = self.store.prices.get(model)
+            if before is not None and before.price == price:
+                return before
+            after = OperatorPrice(model=model, price=price, updated_at=now, updated_by=actor.name)
+            entry = self._entry(actor, AuditAction.PRICE_SET, model, before, after, now)
+            self.store.audit.commit(entry, [self.store.prices.put(after, replacing=before)])
+            return after
+
+        return retry_or_conflict(attempt, "price of model", model)
 
     def delete(self, model: str, actor: Actor) -> EffectivePrice | None:
         """Delete ``model``'s operator price (404 when it has none); the price that applies
         from now on (shipped or deployment), or None: the model is then unpriced."""
-        now = self._now()
-        before = self.store.prices.get(model)
-        if before is None:
-            raise no_operator_price(model)
-        entry = self._entry(actor, AuditAction.PRICE_DELETED, model, before, None, now)
-        try:
-            self.store.audit.commit(entry, [self.store.prices.delete(model)])
-        except ConditionFailedError:
-            raise no_operator_price(model) from None  # deleted meanwhile
+
+        def attempt() -> None:
+            now = self._now()
+            before = self.store.prices.get(model)
+            if before is None:
+                raise no_operator_price(model)
+            entry = self._entry(actor, AuditAction.PRICE_DELETED, model, before, None, now)
+            self.store.audit.commit(entry, [self.store.prices.delete(before)])
+
+        retry_or_conflict(attempt, "price of model", model)
         fallback = self.deployment.prices.get(model)
         if fallback is None:
             return None
