@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 from groq_gateway_dev.cli.arguments import usd_amount
 from groq_gateway_dev.cli.client import AdminClient, CliError
-from groq_gateway_dev.cli.output import cell, print_json, table
+from groq_gateway_dev.cli.output import cell, print_json, say, table
 
 PRICES_PATH = "/openai/v1/prices"
 
@@ -95,9 +95,9 @@ def list_prices(args: argparse.Namespace, client: AdminClient) -> int:
     rows = [
         [p["model"], p["source"], *_price_cells(p), p.get("updated_by")] for p in listed["data"]
     ]
-    print(table(headers, rows) if rows else "No prices.")
+    say(table(headers, rows) if rows else "No prices.")
     unpriced = listed["unpriced_models"]
-    print(
+    say(
         f"\nBatch API: {cell(listed['batch_discount'])} off the token price.\n"
         f"Models without a price: {unpriced['policy']}"
         + (
@@ -124,7 +124,7 @@ def set_price(args: argparse.Namespace, client: AdminClient) -> int:
         print_json(price)
     else:
         given = ", ".join(f"{field} ${price[field]}" for field in body)
-        print(f"Set the price of {price['model']}: {given}.")
+        say(f"Set the price of {price['model']}: {given}.")
     return 0
 
 
@@ -133,9 +133,9 @@ def delete_price(args: argparse.Namespace, client: AdminClient) -> int:
     if args.json:
         print_json(deleted)
     elif deleted["effective"] is None:
-        print(f"Deleted the price of {deleted['model']}; it has no price now (the fallback).")
+        say(f"Deleted the price of {deleted['model']}; it has no price now (the fallback).")
     else:
-        print(
+        say(
             f"Deleted the operator price of {deleted['model']}; the "
             f"{deleted['effective']['source']} price applies again."
         )

@@ -94,6 +94,19 @@ def hostile_server(request: httpx.Request) -> httpx.Response:
             "after": {"name": "x", "status": HOSTILE, HOSTILE: 1},
         }
         return answer(200, json=page([entry]))
+    if path == "/prices" and request.method == "GET":
+        price = {"model": HOSTILE, "source": HOSTILE, "updated_by": HOSTILE}
+        unpriced = dict.fromkeys(
+            ["input_per_million", "output_per_million", "per_audio_hour"], HOSTILE
+        )
+        unpriced |= {"policy": "charge", "per_million_characters": HOSTILE}
+        return answer(
+            200, {"data": [price], "unpriced_models": unpriced, "batch_discount": HOSTILE}
+        )
+    if path.startswith("/prices/"):
+        return answer(
+            200, {"model": HOSTILE, "input_per_million": HOSTILE, "effective": {"source": HOSTILE}}
+        )
     if path.endswith("/missing"):
         error = {"message": HOSTILE, "type": "invalid_request_error", "param": None}
         return answer(404, json={"error": error | {"code": HOSTILE}})
@@ -130,6 +143,9 @@ COMMANDS = [
     ["usage"],
     ["usage", "--start", "2026-11-01"],
     ["audit"],
+    ["prices", "list"],
+    ["prices", "set", "m", "--input", "1"],
+    ["prices", "delete", "m"],
     ["keys", "show", "missing"],
 ]
 
