@@ -194,7 +194,7 @@ def checked_headers(headers: Mapping[str, str]) -> dict[str, str]:
         value = headers.get(name)
         if value is None:
             continue
-        if not value.isascii() or not value.isprintable():
+        if not all(" " <= char <= "~" or char == "\t" for char in value):
             raise GatewayError(
                 400,
                 f"The {name.title()} header must be printable ASCII.",
