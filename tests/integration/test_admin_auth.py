@@ -32,6 +32,9 @@ ROUTES = [
     ("GET", "/openai/v1/usage", None),
     ("GET", "/openai/v1/usage/history?start=2026-11-01", None),
     ("GET", "/openai/v1/audit-log", None),
+    ("GET", "/openai/v1/prices", None),
+    ("PUT", "/openai/v1/prices/openai/gpt-oss-20b", {"per_audio_hour": "1"}),
+    ("DELETE", "/openai/v1/prices/openai/gpt-oss-20b", None),
 ]
 
 
