@@ -3,8 +3,10 @@ with a 500 or a stack trace, and never shows the upstream key."""
 
 from __future__ import annotations
 
+import email.policy
 import json
 from collections.abc import Iterator
+from email.parser import BytesParser
 from types import SimpleNamespace
 from typing import Any
 from urllib.parse import quote
@@ -220,14 +222,55 @@ def multipart_bodies(draw: st.DrawFn) -> tuple[bytes, str]:
     return body, draw(st.sampled_from(content_types))
 
 
+class RecordingUpstream:
+    """The simulator, recording the raw bytes of every audio request it receives."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.bodies: list[tuple[str, bytes]] = []
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/openai/v1/audio"):
+            await self.app(scope, receive, send)
+            return
+        chunks = []
+        while True:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        body = b"".join(chunks)
+        self.bodies.append((dict(scope["headers"]).get(b"content-type", b"").decode(), body))
+
+        async def replay() -> dict[str, Any]:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+def model_parts(content_type: str, body: bytes) -> list[str]:
+    """Every part named ``model`` in any case, as the standard library's (lenient) email
+    parser reads a form: a second reader, independent of the gateway's."""
+    head = f"Content-Type: {content_type}\r\n\r\n".encode()
+    message = BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
+    found = []
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if isinstance(name, str) and name.lower() == "model":
+            found.append(part.get_payload(decode=True).decode())
+    return found
+
+
 @pytest.fixture
 def turbo_only(
     local_aws: dict[str, str], template: TemplateModel
-) -> Iterator[tuple[TestClient, str, Any]]:
-    """The proxy with a key allowed only the turbo model, and the simulator's request log."""
+) -> Iterator[tuple[TestClient, str, Any, RecordingUpstream]]:
+    """The proxy with a key allowed only the turbo model, the simulator's request log and the
+    raw bodies it received."""
     simulator = create_simulator(SimulatorConfig(api_keys=frozenset({UPSTREAM_KEY})))
+    upstream = RecordingUpstream(simulator)
     proxy = create_proxy_app(
-        gateway_settings(local_aws), upstream_transport=httpx.ASGITransport(app=simulator)
+        gateway_settings(local_aws), upstream_transport=httpx.ASGITransport(app=upstream)
     )
     _, key = add_key(
         SimpleNamespace(store=GatewayStore(local_aws["GatewayTable"])),  # type: ignore[arg-type]
@@ -235,20 +278,23 @@ def turbo_only(
         allowed_models=[TURBO],
     )
     with TestClient(proxy, raise_server_exceptions=False) as test_client:
-        yield test_client, key, simulator.state.simulator
+        yield test_client, key, simulator.state.simulator, upstream
 
 
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(form=multipart_bodies(), path=st.sampled_from(["transcriptions", "translations"]))
 def test_groq_receives_only_the_checked_allowed_audio_model(
-    turbo_only: tuple[TestClient, str, Any], form: tuple[bytes, str], path: str
+    turbo_only: tuple[TestClient, str, Any, RecordingUpstream],
+    form: tuple[bytes, str],
+    path: str,
 ) -> None:
     """Whatever the form, Groq gets either nothing or a form naming exactly one model, the
     allowed one the gateway checked and priced."""
-    test_client, key, simulator = turbo_only
+    test_client, key, simulator, upstream = turbo_only
     body, content_type = form
     RELIABILITY.count_money("multipart bodies generated")
     simulator.log.clear()
+    upstream.bodies.clear()
     response = test_client.post(
         f"/openai/v1/audio/{path}",
         content=body,
@@ -264,6 +310,9 @@ def test_groq_receives_only_the_checked_allowed_audio_model(
         fields = entry["form"]["fields"]
         assert [name for name in fields if name.lower() == "model"] == ["model"]
         assert fields["model"] == TURBO
+    assert len(upstream.bodies) == len(received)
+    for forwarded_type, forwarded in upstream.bodies:  # the bytes themselves: one model part
+        assert model_parts(forwarded_type, forwarded) == [TURBO]
 
 
 TPM = 1000
