@@ -95,7 +95,9 @@ def test_a_model_priced_since_its_use_is_not_reported(world: World, capsys: Any)
         updated_at=NOW,
         updated_by="ops",
     )
-    world.store.table.call("transact_write_items", TransactItems=[world.store.prices.put(price)])
+    world.store.table.call(
+        "transact_write_items", TransactItems=[world.store.prices.put(price, replacing=None)]
+    )
     capsys.readouterr()
 
     report = world.poll(NOW + timedelta(minutes=1))
