@@ -174,3 +174,17 @@ def test_with_text_replaces_or_adds_one_field() -> None:
     )
     assert parsed.with_text("model", "m").text("model") == "m"
     assert len(parsed.with_text("model", "m").parts) == 2
+
+
+def test_a_parts_content_type_is_forwarded_as_its_media_type_alone() -> None:
+    raw = form(
+        part(
+            'form-data; name="file"; filename="a.ogg"',
+            b"x",
+            'Content-Type: audio/ogg; codecs=opus; name="model"',
+        )
+    )
+    [forwarded] = parse_form(*parse_form(raw, CONTENT_TYPE).encode()).parts
+    assert forwarded.content_type == "audio/ogg"
+    with pytest.raises(GatewayError):
+        parse_form(form(part('form-data; name="file"', b"x", "Content-Type: audio")), CONTENT_TYPE)

@@ -175,11 +175,18 @@ def _part(raw: bytes) -> FormPart:
     encoding = headers.get("content-transfer-encoding")
     if encoding is not None and encoding.lower() not in _IDENTITY_ENCODINGS:
         raise malformed("Multipart parts must not use a Content-Transfer-Encoding.")
+    part_type = headers.get("content-type")
+    if part_type is not None:
+        # The media type alone: a parameter (``name=...`` among them) is nothing Groq needs
+        # and something another parser might read as the field's name.
+        part_type, _ = parse_header_value(part_type, what="part's Content-Type")
+        if part_type.count("/") != 1:
+            raise malformed("A multipart part's Content-Type is not a media type.")
     return FormPart(
         name=field_name,
         content=content,
         filename=params.get("filename"),
-        content_type=headers.get("content-type") or None,
+        content_type=part_type or None,
     )
 
 
