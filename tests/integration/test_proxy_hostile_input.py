@@ -6,6 +6,7 @@ come back in the gateway's words (13), and a model outside the allowlist is a 40
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from types import SimpleNamespace
@@ -310,3 +311,61 @@ async def test_a_model_outside_the_allowlist_is_not_found_without_asking_groq(
     assert [c["path"] for c in await upstream_calls(gateway)] == [
         "/openai/v1/models/openai/gpt-oss-20b"
     ]
+
+
+# -- finding 12 -----------------------------------------------------------------------------
+
+
+class Chunks(httpx.AsyncByteStream):
+    """A body arriving in 64 KB chunks, as from a socket."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for start in range(0, len(self.body), 65_536):
+            yield self.body[start : start + 65_536]
+
+
+def groq_answering(body: bytes) -> httpx.MockTransport:
+    """An upstream that answers every request with ``body`` (a chat completion)."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        headers = {"content-type": "application/json"}
+        return httpx.Response(200, stream=Chunks(body), headers=headers)
+
+    return httpx.MockTransport(answer)
+
+
+async def test_a_completion_over_4_mb_is_metered_from_groqs_usage(
+    local_aws: dict[str, str],
+) -> None:
+    """Before: 0 completion tokens metered (the body was too large to keep, so its usage
+    was never read)."""
+    usage = {"prompt_tokens": 25, "completion_tokens": 1_300_000, "total_tokens": 1_300_025}
+    completion = {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "model": "openai/gpt-oss-20b",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "word " * 1_000_000}}],
+        "usage": usage,
+        "x_groq": {"id": "req_1"},
+    }
+    body = json.dumps(completion).encode()
+    assert len(body) > 4 * 1024 * 1024
+    settings = gateway_settings(local_aws)
+    proxy = create_proxy_app(settings, upstream_transport=groq_answering(body))
+    store = GatewayStore(settings.table_name)
+    key, plaintext = add_key(SimpleNamespace(store=store))  # type: ignore[arg-type]
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=proxy), base_url="http://proxy.test"
+    ) as client:
+        response = await client.post(
+            "/openai/v1/chat/completions",
+            json={"model": "openai/gpt-oss-20b", "messages": [{"role": "user", "content": "go"}]},
+            headers=auth(plaintext),
+        )
+    assert response.status_code == 200
+    assert response.content == body  # relayed byte for byte
+    [day] = list(store.usage.for_key(key.key_id, today(), today()))
+    assert (day.prompt_tokens, day.completion_tokens, day.estimated_requests) == (25, 1_300_000, 0)
