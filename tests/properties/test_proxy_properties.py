@@ -153,7 +153,9 @@ def test_any_authorization_header_is_a_clean_401(
 # -- issue #18: multipart forms (finding 3), output limits (5), hostile JSON and headers (8) --
 
 TURBO, LARGE = "whisper-large-v3-turbo", "whisper-large-v3"
-FORM_NAMES = st.sampled_from(["model", "Model", "MODEL", "decoy", "prompt", "url", "language"])
+FORM_NAMES = st.sampled_from(
+    ["model", "Model", "MODEL", "model[]", "decoy", "prompt", "url", "language"]
+)
 MODELS = st.sampled_from([TURBO, LARGE, "other/model", f"{TURBO}\r\n{LARGE}", ""])
 FILE_PART = b'Content-Disposition: form-data; name="file"; filename="a.mp3"\r\n\r\n' + b"\0" * 64
 

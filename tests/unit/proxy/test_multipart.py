@@ -129,6 +129,10 @@ def test_arrays_may_repeat_other_fields_may_not() -> None:
     assert len(parse_form(raw, CONTENT_TYPE).named("timestamp_granularities[]")) == 2
     with pytest.raises(GatewayError):
         parse_form(form(AUDIO, AUDIO), CONTENT_TYPE)
+    beside = form(part('form-data; name="model"', b"a"), part('form-data; name="model[]"', b"b"))
+    with pytest.raises(GatewayError) as error:
+        parse_form(beside, CONTENT_TYPE)
+    assert error.value.param == "model"
 
 
 def test_a_text_field_must_be_text() -> None:

@@ -4,7 +4,8 @@ and priced, whatever a hostile client put between the boundaries.
 
 Refused with a 400: a body that is not multipart/form-data or has no boundary, a part without
 a ``form-data`` disposition or a name, headers folded or not in UTF-8, a non-identity
-transfer encoding, a field named twice (``name[]`` arrays excepted), no closing boundary.
+transfer encoding, a field named twice (whatever the case or a ``[]`` suffix; the one array
+field excepted), no closing boundary.
 
 Example::
 
@@ -29,6 +30,14 @@ _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # another parser could decode into a different name.
 _FIELD_NAME = re.compile(r"[A-Za-z0-9_.\-\[\]]{1,128}")
 _IDENTITY_ENCODINGS = frozenset({"7bit", "8bit", "binary"})
+# The audio endpoints' one array field; any other name may appear once.
+ARRAY_FIELDS = frozenset({"timestamp_granularities"})
+
+
+def field_key(name: str) -> str:
+    """What a field name means to the most lenient reader: case and a ``[]`` suffix ignored
+    (so neither ``Model`` nor ``model[]`` passes beside ``model``)."""
+    return name.lower().removesuffix("[]")
 
 
 def malformed(message: str, *, param: str | None = "file") -> GatewayError:
@@ -48,9 +57,8 @@ class Form:
     parts: tuple[FormPart, ...]
 
     def named(self, name: str) -> list[FormPart]:
-        """The parts named ``name`` (form names compared without case, so a ``Model`` part
-        cannot pass beside ``model``)."""
-        return [part for part in self.parts if part.name.lower() == name.lower()]
+        """The parts named ``name``, compared by :func:`field_key`."""
+        return [part for part in self.parts if field_key(part.name) == field_key(name)]
 
     def text(self, name: str) -> str | None:
         """The text field ``name`` (UTF-8), ``None`` when absent; a 400 for a file part or
@@ -74,8 +82,9 @@ class Form:
         part = FormPart(name=name, content=value.encode())
         if not self.has(name):
             return replace(self, parts=(*self.parts, part))
+        key = field_key(name)
         return replace(
-            self, parts=tuple(part if p.name.lower() == name.lower() else p for p in self.parts)
+            self, parts=tuple(part if field_key(p.name) == key else p for p in self.parts)
         )
 
     def encode(self) -> tuple[bytes, str]:
@@ -130,8 +139,8 @@ def parse_form(body: bytes, content_type: str) -> Form:
         if len(parts) > MAX_PARTS:
             raise malformed(f"The multipart body has more than {MAX_PARTS} parts.")
         position = end + 2 + len(delimiter)
-    names = [part.name.lower() for part in parts if not part.name.endswith("[]")]
-    repeated = sorted({name for name in names if names.count(name) > 1})
+    names = [field_key(part.name) for part in parts]
+    repeated = sorted({n for n in names if names.count(n) > 1 and n not in ARRAY_FIELDS})
     if repeated:
         param = "model" if "model" in repeated else repeated[0]
         raise malformed(f"The form names '{repeated[0]}' more than once.", param=param)
