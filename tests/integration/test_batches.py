@@ -444,3 +444,19 @@ async def test_an_admin_sees_every_keys_batches_and_files_with_their_owners(
     assert by_id[done_batch["input_file_id"]]["lines"] == 2
     outputs = [f for f in files if f["purpose"] == "batch_output"]
     assert [(f["key_id"], f["batch_id"]) for f in outputs] == [(second.key_id, done_batch["id"])]
+
+
+async def test_a_list_page_of_other_keys_files_is_followed_to_the_keys_own(
+    world: BatchWorld,
+) -> None:
+    """The SDKs stop at an empty page: the gateway reads on while Groq has more."""
+    _, other_key = world.key()
+    _, owner_key = world.key()
+    for _ in range(3):
+        assert (await world.upload(other_key, [chat_line(0, SMALL)])).status_code == 200
+    own = (await world.upload(owner_key, [chat_line(0, SMALL)])).json()["id"]
+
+    page = await world.client.get("/openai/v1/files?limit=1", headers=auth(owner_key))
+
+    assert [f["id"] for f in page.json()["data"]] == [own]
+    assert page.json()["has_more"] is False

@@ -517,8 +517,7 @@ class Simulator:
         return JSONResponse(stored.to_json())
 
     async def list_files(self, call: Call) -> Response:
-        files = [stored.to_json() for stored in self.files.values()]
-        return JSONResponse({"object": "list", "data": files})
+        return _page(call, [stored.to_json() for stored in self.files.values()])
 
     async def get_file(self, call: Call) -> Response:
         return JSONResponse(self._file(call).to_json())
@@ -582,8 +581,7 @@ class Simulator:
         return JSONResponse(batch)
 
     async def list_batches(self, call: Call) -> Response:
-        batches = [self._run(batch) for batch in self.batches.values()]
-        return JSONResponse({"object": "list", "data": batches})
+        return _page(call, [self._run(batch) for batch in self.batches.values()])
 
     async def get_batch(self, call: Call) -> Response:
         return JSONResponse(self._run(self._batch(call)))
@@ -794,6 +792,26 @@ def _max_tokens(body: Json, model: SimulatedModel, name: str) -> int | None:
             raise ApiError(400, message, param=key)
         return value
     return None
+
+
+def _page(call: Call, items: list[Json]) -> Response:
+    """A list as Groq pages it: ``limit`` items (default 100) after the id ``after``, with
+    ``first_id``, ``last_id`` and ``has_more`` (the SDKs page on until it is false)."""
+    query = call.request.query_params
+    after, raw_limit = query.get("after"), query.get("limit", "100")
+    limit = int(raw_limit) if raw_limit.isdigit() and int(raw_limit) > 0 else 100
+    ids = [item["id"] for item in items]
+    start = ids.index(after) + 1 if after in ids else 0
+    page = items[start : start + limit]
+    return JSONResponse(
+        {
+            "object": "list",
+            "data": page,
+            "first_id": page[0]["id"] if page else None,
+            "last_id": page[-1]["id"] if page else None,
+            "has_more": start + limit < len(items),
+        }
+    )
 
 
 def _window_hours(window: Any) -> int | None:

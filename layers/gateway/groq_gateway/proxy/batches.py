@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Collection, Coroutine
 from contextlib import suppress
 from dataclasses import dataclass
 from decimal import Decimal
@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import anyio.to_thread
 import httpx
+from httpx import QueryParams
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
@@ -54,6 +55,9 @@ T = TypeVar("T")
 
 # The endpoint groups this module answers (the pipeline hands them over once authenticated).
 OWNED_GROUPS = frozenset({EndpointGroup.FILES, EndpointGroup.BATCHES})
+
+# Groq's list pages one request may read to find the key's own (see own_page).
+MAX_LIST_PAGES = 10
 
 # Counts a plan in one conditional write, or raises the client's 429 (the pipeline's count).
 Count = Callable[[Principal, AdmissionPlan], Coroutine[Any, Any, Admission]]
@@ -222,15 +226,30 @@ class BatchesAndFiles:
     async def list_files(
         self, request: Request, principal: Principal, telemetry: RequestTelemetry
     ) -> Response:
-        result = await self.send(request, telemetry)
-        payload, raw = await self.read_json(result)
-        if payload is None or not isinstance(payload.get("data"), list):
-            return self.answer(result, raw, telemetry)
         owned = await self.read(lambda: self.store.batches.file_ids(principal.key.key_id))
-        payload["data"] = [
-            item for item in payload["data"] if isinstance(item, dict) and item.get("id") in owned
-        ]
+        result, raw, payload = await self.own_page(request, telemetry, owned)
         return self.answer(result, raw, telemetry, payload)
+
+    async def own_page(
+        self, request: Request, telemetry: RequestTelemetry, owned: Collection[str]
+    ) -> tuple[UpstreamResult, bytes, dict[str, Any] | None]:
+        """Groq's list page with only the ids in ``owned``. A page holding none of them while
+        Groq has more is followed (at most :data:`MAX_LIST_PAGES` pages), so the SDKs, which
+        stop at an empty page, still reach the key's own further on."""
+        query = request.url.query
+        for _ in range(MAX_LIST_PAGES):
+            result = await self.send(request, telemetry, query=query)
+            payload, raw = await self.read_json(result)
+            items = payload.get("data") if payload else None
+            if payload is None or not isinstance(items, list) or result.response.status_code != 200:
+                return result, raw, None
+            own = [item for item in items if isinstance(item, dict) and item.get("id") in owned]
+            last = items[-1].get("id") if items and isinstance(items[-1], dict) else None
+            payload["data"] = own
+            if own or payload.get("has_more") is not True or not isinstance(last, str):
+                break
+            query = str(QueryParams(query).set("after", last))
+        return result, raw, payload
 
     async def forget_file(self, key_id: str, file_id: str) -> None:
         with suppress(ConditionFailedError):  # forgotten already
@@ -379,18 +398,10 @@ class BatchesAndFiles:
         telemetry: RequestTelemetry,
         later: AfterResponse,
     ) -> Response:
-        result = await self.send(request, telemetry)
-        payload, raw = await self.read_json(result)
-        if payload is None or not isinstance(payload.get("data"), list):
-            return self.answer(result, raw, telemetry)
         owned = await self.read(lambda: self.store.batches.batches_of(principal.key.key_id))
-        shown = []
-        for item in payload["data"]:
-            record = owned.get(str(item.get("id"))) if isinstance(item, dict) else None
-            if record is not None:
-                await self.seen(record, item, later)
-                shown.append(item)
-        payload["data"] = shown
+        result, raw, payload = await self.own_page(request, telemetry, owned.keys())
+        for item in payload["data"] if payload else []:
+            await self.seen(owned[item["id"]], item, later)
         return self.answer(result, raw, telemetry, payload)
 
     async def show_batch(
@@ -496,12 +507,13 @@ class BatchesAndFiles:
         *,
         body: bytes = b"",
         headers: dict[str, str] | None = None,
+        query: str | None = None,
     ) -> UpstreamResult:
         started = time.perf_counter()
         result = await self.upstream.send(
             request.method,
             telemetry.path,
-            query=request.url.query,
+            query=request.url.query if query is None else query,
             headers=headers if headers is not None else checked_headers(request.headers),
             body=body,
         )
