@@ -460,3 +460,24 @@ async def test_a_list_page_of_other_keys_files_is_followed_to_the_keys_own(
 
     assert [f["id"] for f in page.json()["data"]] == [own]
     assert page.json()["has_more"] is False
+
+
+async def test_a_batch_groq_forgot_gives_its_reservation_back_only_past_its_window(
+    world: BatchWorld,
+) -> None:
+    key, plaintext = world.key(monthly_budget_usd=Decimal(5))
+    batch = await world.batch_at_groq(plaintext, [chat_line(0, SMALL)])
+    reserved = world.month(Scope.KEY, key.key_id)[0]
+    (await world.simulator.post("/_simulator/reset")).raise_for_status()  # Groq forgets it
+    prices = default_price_book()
+
+    soon = settle_ended_batches(world.settings, world.store, prices, utcnow() + timedelta(days=1))
+    assert soon == 0
+    assert world.month(Scope.KEY, key.key_id) == (reserved, 0)
+
+    late = settle_ended_batches(world.settings, world.store, prices, utcnow() + timedelta(days=9))
+    assert late == 1
+    assert world.month(Scope.KEY, key.key_id) == (0, 0)
+    record = world.store.batches.batch(key.key_id, batch["id"])
+    assert record is not None
+    assert (record.state, record.status) == (BatchState.METERED, "not_found")

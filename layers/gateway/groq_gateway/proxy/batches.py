@@ -56,6 +56,9 @@ T = TypeVar("T")
 # The endpoint groups this module answers (the pipeline hands them over once authenticated).
 OWNED_GROUPS = frozenset({EndpointGroup.FILES, EndpointGroup.BATCHES})
 
+# The longest file name recorded (the item stays small whatever the client sends).
+MAX_FILENAME = 255
+
 # Groq's list pages one request may read to find the key's own (see own_page).
 MAX_LIST_PAGES = 10
 
@@ -209,7 +212,7 @@ class BatchesAndFiles:
                 key_id=principal.key.key_id,
                 team_id=principal.key.team_id,
                 purpose=FilePurpose.BATCH,
-                filename=(upload.filename or "") if upload else "",
+                filename=((upload.filename or "") if upload else "")[:MAX_FILENAME],
                 bytes=len(upload.content) if upload else 0,
                 created_at=utcnow(),
                 batch_input=batch_input,

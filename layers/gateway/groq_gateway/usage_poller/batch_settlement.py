@@ -6,7 +6,7 @@ See docs/architecture.md#batches-and-files.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from itertools import islice
 
 import httpx
@@ -20,6 +20,9 @@ from groq_gateway.store import GatewayStore
 
 # Batches asked about per run (the oldest first); the rest wait for the next run.
 MAX_BATCHES_PER_RUN = 200
+# A batch Groq answers 404 for this long after its creation (its window is at most 7 days)
+# is over: its reservation is given back. Sooner, a 404 is taken for a passing fault.
+FORGOTTEN_AFTER = timedelta(days=8)
 
 
 def settle_ended_batches(
@@ -45,14 +48,22 @@ def settle_ended_batches(
     try:
         for batch in batches:
             response = http.get(f"{base}/batches/{batch.batch_id}", headers=headers)
-            if response.status_code != 200:
+            if response.status_code == 404 and now - batch.created_at > FORGOTTEN_AFTER:
+                # Groq no longer knows it (long past any completion window): nothing more
+                # will run, so its reservation is given back with nothing metered.
+                metered += _settle(store, batch, BatchOutputMeter(), prices, "not_found", now)
+                continue
+            try:
+                shown = response.json() if response.status_code == 200 else None
+            except ValueError:
+                shown = None
+            status = shown.get("status") if isinstance(shown, dict) else None
+            if not isinstance(shown, dict):
                 logger.warning(
                     "batch not readable at Groq",
                     extra={"batch_id": batch.batch_id, "status": response.status_code},
                 )
                 continue
-            shown = response.json()
-            status = shown.get("status") if isinstance(shown, dict) else None
             if status not in TERMINAL_BATCH_STATUSES:
                 continue
             output_file_id = shown.get("output_file_id")
