@@ -202,7 +202,10 @@ class BatchesAndFiles:
         form = parse_form(body, headers.get("content-type", ""))
         files = form.named("file")
         upload = files[0] if len(files) == 1 else None
-        batch_input = read_batch_input(upload.content) if upload else None
+        # Read in a worker thread: a 10 MB file takes a while, and the event loop serves others.
+        batch_input = (
+            await anyio.to_thread.run_sync(read_batch_input, upload.content) if upload else None
+        )
         result = await self.send(request, telemetry, body=body, headers=headers)
         payload, raw = await self.read_json(result)
         file_id = payload.get("id") if payload else None
