@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -107,7 +107,7 @@ class Batches:
     def poll(self) -> int:
         prices = default_price_book()
         return settle_ended_batches(
-            self.settings, self.store, prices, utcnow(), client=self.upstream
+            self.settings, self.store, prices, utcnow(), client=cast(httpx.Client, self.upstream)
         )
 
 
@@ -173,6 +173,7 @@ def test_a_batch_is_refused_or_admitted_and_metered_exactly_once(
     kinds = {kind for kind, _ in lines}
     worst = read_batch_input(content).worst_case_micros(default_price_book())
     over_budget = budget is not None and worst > usd_to_micros(budget)
+    expected: tuple[int, str | None]
     if "malformed" in kinds or not lines:
         expected = (400, "invalid_batch_file")
     elif "endpoint" in kinds:  # endpoints are checked before models
