@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from groq_gateway.core.batches import (
@@ -145,3 +146,33 @@ def test_no_output_file_meters_nothing() -> None:
     meter.add_line("not json")
     meter.add_line('{"response": {"body": {"usage": {"prompt_tokens": 0}}}}')
     assert meter.metered(batch(GPT), PRICES, at=NOW) == []
+
+
+def audio_answer(duration: float | None) -> bytes:
+    body: dict[str, Any] = {"text": "hello", "x_groq": {"id": "req_1"}}
+    if duration is not None:
+        body["duration"] = duration
+    return json.dumps({"response": {"status_code": 200, "body": body}}).encode()
+
+
+def test_an_audio_batch_is_metered_by_duration_or_else_its_reserved_audio() -> None:
+    """An audio answer carries no token usage: never $0, its duration when given."""
+    audio = BatchRecord(
+        **{
+            **batch("whisper-large-v3", "whisper-large-v3-turbo").model_dump(),
+            "audio_lines": {"whisper-large-v3": 2, "whisper-large-v3-turbo": 1},
+            "audio_seconds_per_line": 600,
+        }
+    )
+    refused = json.dumps({"response": {"status_code": 400, "body": {"error": {}}}}).encode()
+    content = b"\n".join([audio_answer(12.5), audio_answer(None), refused])
+
+    [metered] = meter_batch_output(content, audio, PRICES, at=NOW)
+
+    record = metered.record
+    assert metered.lines == 2
+    assert record.model == "whisper-large-v3"  # the priciest of the batch's audio models
+    assert record.audio_seconds == Decimal("612.5")
+    assert record.estimated
+    assert record.cost_micros == PRICES.audio_cost("whisper-large-v3", Decimal("612.5")).micros
+    assert record.cost_micros > 0

@@ -15,6 +15,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -79,6 +80,14 @@ class BatchInput(BaseModel):
     audio_lines: int = 0  # lines whose cost no bound limits (audio by URL)
     invalid: InvalidLine | None = None
 
+    def audio_models(self) -> dict[str, int]:
+        """The models of audio lines (which carry no token estimate), with their lines."""
+        return {
+            model: demand.lines
+            for model, demand in self.models.items()
+            if not (demand.prompt_tokens or demand.completion_tokens)
+        }
+
     def worst_case_micros(self, prices: PriceBook) -> int:
         """The most the file's token lines may cost at Groq's batch price."""
         return sum(
@@ -138,6 +147,10 @@ class BatchRecord(BaseModel):
     metered_at: datetime | None = None
     cost_micros: int | None = None
     lines_metered: int | None = None
+    # Audio lines (a transcription or translation batch): their models and lines, and the
+    # audio each line was reserved for (charged where the output gives no duration).
+    audio_lines: dict[str, int] = Field(default_factory=dict)
+    audio_seconds_per_line: int = 0
 
 
 @dataclass(frozen=True)
@@ -155,8 +168,11 @@ class BatchOutputMeter:
 
     def __init__(self) -> None:
         self._usage: dict[str | None, list[int]] = {}  # model -> [lines, prompt, completion]
+        self._answered = 0  # lines Groq answered with a 200, for audio batches
+        self._durations: list[Decimal] = []  # the audio durations the output gives
 
     def add_line(self, line: bytes | str) -> None:
+        self._count_audio(line)
         tokens = _line_usage(line)
         if tokens is None:
             return
@@ -168,7 +184,7 @@ class BatchOutputMeter:
 
     def metered(self, batch: BatchRecord, prices: PriceBook, *, at: datetime) -> list[MeteredModel]:
         merged: dict[str, list[int]] = {}
-        fallback = _priciest(batch.models, prices)
+        fallback = _priciest([m for m in batch.models if m not in batch.audio_lines], prices)
         for model, totals in self._usage.items():
             name = model or fallback
             if name is None:
@@ -190,7 +206,47 @@ class BatchOutputMeter:
                 unpriced=cost.unpriced,
             )
             metered.append(MeteredModel(record, lines))
-        return metered
+        audio = self._audio(batch, prices, at)
+        return metered if audio is None else [*metered, audio]
+
+    def _count_audio(self, line: bytes | str) -> None:
+        try:
+            item: Any = json.loads(line)
+        except ValueError:
+            return
+        response = item.get("response") if isinstance(item, dict) else None
+        if not isinstance(response, dict) or response.get("status_code") != 200:
+            return
+        body = response.get("body")
+        if isinstance(body, dict) and "usage" in body:
+            return  # a token line
+        self._answered += 1
+        duration = body.get("duration") if isinstance(body, dict) else None
+        if isinstance(duration, int | float) and not isinstance(duration, bool) and duration >= 0:
+            self._durations.append(Decimal(str(duration)))
+
+    def _audio(self, batch: BatchRecord, prices: PriceBook, at: datetime) -> MeteredModel | None:
+        """An audio batch's answered lines: their durations where the output gives them,
+        else the audio each line was reserved for (flagged estimated); at the priciest of its
+        audio models, since an audio answer names none."""
+        if not batch.audio_lines or not self._answered:
+            return None
+        hour = Decimal(3600)
+        model = max(batch.audio_lines, key=lambda m: prices.audio_cost(m, hour).micros)
+        unknown = self._answered - len(self._durations)
+        seconds = sum(self._durations, Decimal(0)) + unknown * batch.audio_seconds_per_line
+        cost = prices.audio_cost(model, seconds)
+        record = UsageRecord(
+            key_id=batch.key_id,
+            team_id=batch.team_id,
+            model=model,
+            at=at,
+            audio_seconds=seconds,
+            cost_micros=cost.micros,
+            estimated=unknown > 0,
+            unpriced=cost.unpriced,
+        )
+        return MeteredModel(record, self._answered)
 
 
 def meter_batch_output(

@@ -325,6 +325,10 @@ class BatchesAndFiles:
             reservations=list(plan.reservations),
             reserved_micros=max((r.micros for r in plan.reservations), default=0),
             models=models,
+            audio_lines=batch_input.audio_models(),
+            audio_seconds_per_line=(
+                int(url_audio_seconds(principal, self.settings)) if batch_input.audio_lines else 0
+            ),
         )
         try:
             await anyio.to_thread.run_sync(self.store.batches.record_batch, record)
@@ -374,10 +378,9 @@ class BatchesAndFiles:
                 micros += prices.admit(model, cost)
         if batch_input.audio_lines:
             seconds = url_audio_seconds(principal, self.settings)
-            for model, demand in sorted(batch_input.models.items()):
-                if not (demand.prompt_tokens or demand.completion_tokens):
-                    cost = prices.audio_cost(model, seconds * Decimal(demand.lines))
-                    micros += prices.admit(model, cost)
+            for model, lines in sorted(batch_input.audio_models().items()):
+                cost = prices.audio_cost(model, seconds * Decimal(lines))
+                micros += prices.admit(model, cost)
         plan = batch_admission_plan(
             principal.key,
             principal.team,
