@@ -15,6 +15,9 @@ from tests.e2e.conftest import CHUNK_INTERVAL_MS, DevGateway
 from tests.e2e.test_sdks_through_dev_gateway import MESSAGES, MODEL, create_key
 from tests.reliability_report import RELIABILITY
 
+# The simulated model writes a reply this long unless an output limit stops it first.
+LONG_REPLY = [{"role": "user", "content": "Reply in 5000 words."}]
+
 
 def today() -> str:
     return utcnow().strftime("%Y-%m-%d")
@@ -42,7 +45,7 @@ def test_chunks_reach_the_client_as_groq_sends_them(dev_gateway: DevGateway) -> 
     started = time.perf_counter()
     stream = client.chat.completions.create(
         model=MODEL,
-        messages=MESSAGES,
+        messages=LONG_REPLY,
         stream=True,
         max_tokens=30,  # type: ignore[arg-type]
     )
@@ -91,7 +94,7 @@ def test_a_client_gone_after_the_first_chunk_is_metered_all_groq_was_asked_for(
     with httpx.stream(
         "POST",
         f"{dev_gateway.base_url}/openai/v1/chat/completions",
-        json={"model": MODEL, "messages": MESSAGES, "stream": True, "max_tokens": 200},
+        json={"model": MODEL, "messages": LONG_REPLY, "stream": True, "max_tokens": 200},
         headers={"authorization": f"Bearer {key}"},
     ) as response:
         for _ in response.iter_raw():
@@ -114,7 +117,7 @@ def test_a_client_gone_before_the_usage_chunk_is_metered_what_it_read(
     with httpx.stream(
         "POST",
         f"{dev_gateway.base_url}/openai/v1/chat/completions",
-        json={"model": MODEL, "messages": MESSAGES, "stream": True, "max_tokens": tokens},
+        json={"model": MODEL, "messages": LONG_REPLY, "stream": True, "max_tokens": tokens},
         headers={"authorization": f"Bearer {key}"},
     ) as response:
         for line in response.iter_lines():

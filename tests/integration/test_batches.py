@@ -165,7 +165,8 @@ async def test_a_batch_line_for_an_endpoint_the_key_may_not_use_is_refused(
     world: BatchWorld,
 ) -> None:
     _key, plaintext = world.key()  # chat, not responses
-    line = {"custom_id": "r", "url": "/v1/responses", "body": {"model": SMALL, "input": "hi"}}
+    body = {"model": SMALL, "input": "hi", "max_output_tokens": 16}
+    line = {"custom_id": "r", "url": "/v1/responses", "body": body}
     uploaded = await world.upload(plaintext, [chat_line(0, SMALL), line])
 
     created = await world.create(plaintext, uploaded.json()["id"])

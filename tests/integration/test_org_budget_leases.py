@@ -221,14 +221,17 @@ async def test_after_the_first_response_requests_are_admitted_with_one_write(
 async def test_instances_sharing_leases_never_pass_the_organisation_cap(
     gateway: LocalGateway, local_aws: dict[str, str]
 ) -> None:
-    # The simulator answers with max_tokens tokens: each request costs 91 micro-dollars
-    # (9 prompt tokens, 300 completion tokens), reserved and settled alike. A lease is 1000,
+    # A long reply is asked for and cut at max_tokens: each request costs 91 micro-dollars
+    # (12 prompt tokens, 300 completion tokens), reserved and settled alike. A lease is 1000,
     # the cap 2500: two instances lease, the third reserves each request directly.
     settings = gateway_settings(
         local_aws, org_monthly_cap_usd=Decimal("0.0025"), org_lease_usd=Decimal("0.001")
     )
     _, plaintext = add_key(gateway)
-    body = CHAT | {"max_tokens": 300}
+    body = CHAT | {
+        "max_tokens": 300,
+        "messages": [{"role": "user", "content": "Reply in 999 words."}],
+    }
     statuses: dict[str, list[int]] = {"a": [], "b": [], "c": []}
     async with (
         instance(gateway, settings) as a,

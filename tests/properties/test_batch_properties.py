@@ -46,7 +46,7 @@ def chat_line(model: str, max_tokens: int | None) -> dict[str, Any]:
     return {"custom_id": "r", "method": "POST", "url": "/v1/chat/completions", "body": body}
 
 
-MAX_TOKENS = st.none() | st.integers(min_value=1, max_value=5000)
+MAX_TOKENS = st.integers(min_value=1, max_value=5000)
 ALLOWED_LINES = st.builds(chat_line, st.sampled_from(ALLOWED), MAX_TOKENS).map(
     lambda line: ("allowed", json.dumps(line).encode())
 )
@@ -56,7 +56,12 @@ FORBIDDEN_LINES = st.builds(chat_line, st.sampled_from(FORBIDDEN), MAX_TOKENS).m
 RESPONSES_LINES = st.sampled_from(ALLOWED).map(
     lambda model: (
         "endpoint",
-        json.dumps({"url": "/v1/responses", "body": {"model": model, "input": "hi"}}).encode(),
+        json.dumps(
+            {
+                "url": "/v1/responses",
+                "body": {"model": model, "input": "hi", "max_output_tokens": 9},
+            }
+        ).encode(),
     )
 )
 MALFORMED_LINES = st.one_of(
@@ -69,6 +74,9 @@ MALFORMED_LINES = st.one_of(
             b'{"url": "/v1/embeddings", "body": {"model": "openai/gpt-oss-20b"}}',
             b'{"url": "/v1/chat/completions", "body": {"model": "openai/gpt-oss-20b", '
             b'"max_tokens": -1}}',
+            # No output limit: nothing would bound what Groq produces for the line.
+            b'{"url": "/v1/chat/completions", "body": {"model": "openai/gpt-oss-20b", '
+            b'"messages": []}}',
         ]
     ),
 ).map(lambda raw: ("malformed", raw))

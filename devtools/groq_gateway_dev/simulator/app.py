@@ -21,11 +21,11 @@ from starlette.routing import Route
 
 from .config import ModelKind, SimulatedModel, SimulatorConfig
 from .content import (
-    DEFAULT_COMPLETION_TOKENS,
     Form,
     audio_duration,
     count_prompt_tokens,
     format_duration,
+    natural_length,
     new_id,
     parse_multipart,
     reply_words,
@@ -331,7 +331,7 @@ class Simulator:
 
     def _charge(self, reply: Reply) -> None:
         """Take the reply's tokens from the per-minute allowance, or refuse like Groq."""
-        requested, limit, model = reply.total_tokens, self.tokens.capacity, reply.model.id
+        requested, limit, model = reply.requested_tokens, self.tokens.capacity, reply.model.id
         if requested > limit:
             raise ApiError(
                 413,
@@ -409,8 +409,11 @@ class Simulator:
         prompt = next(
             (text_of(m.get("content")) for m in reversed(messages) if m.get("role") == "user"), ""
         )
-        words = reply_words(prompt, limit or DEFAULT_COMPLETION_TOKENS)
-        return Reply(model, count_prompt_tokens(messages), words, truncated=limit is not None)
+        # Like a real model: the reply's own length, cut at the output limit if it is longer.
+        length = natural_length(prompt)
+        truncated = limit is not None and limit < length
+        words = reply_words(prompt, limit if truncated and limit is not None else length)
+        return Reply(model, count_prompt_tokens(messages), words, truncated=truncated, limit=limit)
 
     def _chat_reply(self, body: Json) -> Reply:
         unknown = sorted(set(body) - CHAT_PROPERTIES)
@@ -706,7 +709,7 @@ class Simulator:
         if end not in ("completed", "failed", "expired", "cancelled") or not (
             limit is None or (isinstance(limit, int) and limit >= 0)
         ):
-            message = "Send {\"status\": completed|failed|expired|cancelled, \"lines\": n}."
+            message = 'Send {"status": completed|failed|expired|cancelled, "lines": n}.'
             return ApiError(400, message).response()
         if batch["status"] != "validating":
             return ApiError(409, f"The batch is already {batch['status']}.").response()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import uuid
 import wave
 from dataclasses import dataclass, field
@@ -12,6 +13,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 DEFAULT_COMPLETION_TOKENS = 16
+# A prompt that says "reply in N words" gets an N-token reply (before any output limit), as a
+# real model writes at length when asked to; other prompts get DEFAULT_COMPLETION_TOKENS.
+_LENGTH_ASKED = re.compile(r"\breply in (\d{1,6}) words\b", re.IGNORECASE)
 AUDIO_BYTES_PER_SECOND = 16_000
 SPEECH_SAMPLE_RATE = 48_000
 
@@ -41,6 +45,12 @@ def text_of(content: Any) -> str:
 def count_prompt_tokens(messages: list[dict[str, Any]]) -> int:
     """Text tokens plus 4 tokens of framing per message and 3 for the reply's priming."""
     return 3 + sum(4 + count_tokens(text_of(message.get("content"))) for message in messages)
+
+
+def natural_length(prompt: str) -> int:
+    """How many tokens the simulated model writes for ``prompt`` when nothing stops it."""
+    asked = _LENGTH_ASKED.search(prompt)
+    return int(asked.group(1)) if asked else DEFAULT_COMPLETION_TOKENS
 
 
 def reply_words(prompt: str, count: int) -> list[str]:

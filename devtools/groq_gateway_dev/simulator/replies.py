@@ -23,12 +23,19 @@ class Reply:
     words: list[str]
     truncated: bool
     """The reply stopped at the caller's token limit (`finish_reason: length`)."""
+    limit: int | None = None
+    """The caller's output token limit, which Groq's per-minute limit counts in full."""
     id: str = field(default_factory=lambda: new_id("chatcmpl-"))
     created: int = field(default_factory=lambda: int(time.time()))
 
     @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + len(self.words)
+
+    @property
+    def requested_tokens(self) -> int:
+        """What the per-minute token limit counts: the prompt and the most the reply may be."""
+        return self.prompt_tokens + max(len(self.words), self.limit or 0)
 
     @property
     def text(self) -> str:

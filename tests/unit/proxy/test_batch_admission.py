@@ -138,7 +138,13 @@ def test_a_model_without_a_price_is_never_free() -> None:
     ("line", "code"),
     [
         (chat(GPT), "model_not_available"),
-        ({"url": "/v1/responses", "body": {"model": SMALL, "input": "hi"}}, "endpoint_not_allowed"),
+        (
+            {
+                "url": "/v1/responses",
+                "body": {"model": SMALL, "input": "hi", "max_output_tokens": 9},
+            },
+            "endpoint_not_allowed",
+        ),
     ],
 )
 def test_lines_the_key_may_not_run_are_refused(line: dict[str, Any], code: str) -> None:

@@ -17,7 +17,7 @@ from groq_gateway.core.batches import (
 )
 from groq_gateway.core.pricing import PriceBook
 from groq_gateway.proxy.batches import read_batch_input
-from groq_gateway.proxy.inspection import BYTES_PER_TOKEN, DEFAULT_MAX_COMPLETION_TOKENS
+from groq_gateway.proxy.inspection import BYTES_PER_TOKEN
 
 NOW = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
 GPT, SMALL = "openai/gpt-oss-120b", "openai/gpt-oss-20b"
@@ -25,7 +25,9 @@ PRICES = PriceBook.load()
 
 
 def line(model: str, url: str = "/v1/chat/completions", **body: Any) -> bytes:
-    payload = {"model": model, "messages": [{"role": "user", "content": "hi"}], **body}
+    """A chat line; with no output limit given, ``max_tokens`` 16 (every line names one)."""
+    limits = {"max_tokens": 16} if not body.keys() & {"max_tokens", "max_completion_tokens"} else {}
+    payload = {"model": model, "messages": [{"role": "user", "content": "hi"}], **limits, **body}
     return json.dumps({"custom_id": "x", "method": "POST", "url": url, "body": payload}).encode()
 
 
@@ -51,9 +53,22 @@ def test_each_models_lines_are_summed_at_their_output_limits() -> None:
         SMALL: ModelDemand(
             lines=1,
             prompt_tokens=prompt_estimate(lines[2]),
-            completion_tokens=DEFAULT_MAX_COMPLETION_TOKENS,
+            completion_tokens=16,
         ),
     }
+
+
+def test_a_line_without_an_output_limit_cannot_be_run() -> None:
+    # Lines are forwarded as written: Groq could produce more than any default reserved.
+    unbounded = json.dumps(
+        {"url": "/v1/chat/completions", "body": {"model": GPT, "messages": []}}
+    ).encode()
+
+    summary = read_batch_input(b"\n".join([line(GPT), unbounded]))
+
+    assert summary.invalid is not None
+    assert summary.invalid.number == 2
+    assert "no output limit" in summary.invalid.reason
 
 
 def test_a_line_with_two_output_limits_reserves_the_larger() -> None:

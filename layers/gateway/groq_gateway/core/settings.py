@@ -61,6 +61,10 @@ class Settings(BaseModel):
     # against caps (settled to the real duration); 0 = no bound, and then keys under a
     # spending cap (key, team or organisation) may not transcribe by url.
     max_url_audio_seconds: int = Field(default=7200, ge=0, le=86_400)
+    # The output limit set on a chat completion or response that names none, and reserved
+    # for it (less where the key's or team's tokens per minute leave less): Groq never
+    # produces more than was reserved against limits and caps.
+    default_max_completion_tokens: int = Field(default=1024, ge=1, le=131_072)
     # Models without a price of their kind (groq_gateway.core.pricing): "charge" them at the
     # fallback price (flagged estimated and unpriced) or "refuse" them before admission. The
     # fallback is the highest price of each kind in the effective price data unless these
@@ -97,6 +101,7 @@ class Settings(BaseModel):
             "upstream_max_retries": "UPSTREAM_MAX_RETRIES",
             "upstream_retry_budget_seconds": "UPSTREAM_RETRY_BUDGET_SECONDS",
             "max_url_audio_seconds": "MAX_URL_AUDIO_SECONDS",
+            "default_max_completion_tokens": "DEFAULT_MAX_COMPLETION_TOKENS",
             "unpriced_models": "UNPRICED_MODELS",
             "unpriced_fallback_prices": "UNPRICED_FALLBACK_PRICES",
             "price_refresh_seconds": "PRICE_REFRESH_SECONDS",

@@ -111,6 +111,13 @@ def _read_line(raw: bytes) -> tuple[str, str, ModelDemand]:
         completion = request.completion_tokens_limit
     except GatewayError as error:
         raise ValueError(f"its body is refused: {error.message}") from None
+    if not request.names_output_limit:
+        # A line is forwarded as written: without a limit Groq could produce more than any
+        # default the gateway reserved, so the batch's worst case would not bound its cost.
+        raise ValueError(
+            "it names no output limit: set `max_completion_tokens` (or `max_tokens`) on every "
+            "line, which the gateway reserves against limits and caps"
+        )
     return (
         url,
         model,

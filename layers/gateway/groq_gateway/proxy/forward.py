@@ -26,6 +26,12 @@ FORWARDED_HEADERS = ("content-type", "accept")
 # audio's duration, what it is billed by) and writes the client's format from it.
 TRANSCRIPT_FORMATS = frozenset({"json", "verbose_json", "text"})
 METERED_TRANSCRIPT_FORMAT = "verbose_json"
+# The field a request without an output limit gets, so Groq never produces more than the
+# reservation: chat completions read max_completion_tokens, responses max_output_tokens.
+OUTPUT_LIMIT_FIELD = {
+    EndpointGroup.CHAT: "max_completion_tokens",
+    EndpointGroup.RESPONSES: "max_output_tokens",
+}
 
 
 @dataclass(frozen=True)
@@ -75,8 +81,12 @@ def prepare_forward(
     choice = choose_model(principal, parsed.model)
     if choice.alias_from:
         parsed = parsed.with_model(choice.model)
-    forwarded = parsed.with_stream_usage()
     prompt = parsed.prompt_tokens_estimate
+    limit_field = OUTPUT_LIMIT_FIELD.get(endpoint.group)
+    if limit_field and not parsed.names_output_limit:
+        default = default_output_limit(principal, prompt, settings.default_max_completion_tokens)
+        parsed = parsed.with_output_limit(limit_field, default)
+    forwarded = parsed.with_stream_usage()
     completion = 0 if endpoint.group is EndpointGroup.AUDIO else parsed.completion_tokens_limit
     characters = speech_characters(parsed) if endpoint.group is EndpointGroup.AUDIO else None
     cost = (
@@ -96,6 +106,20 @@ def prepare_forward(
         speech_characters=characters,
         cost_micros=prices.admit(choice.model, cost),
     )
+
+
+def default_output_limit(principal: Principal, prompt_tokens: int, default: int) -> int:
+    """The output limit set on a request that names none: the default, or what the key's and
+    its team's per-minute token limits leave after the prompt, whichever is less (so that a
+    request a limit admitted before is still admitted)."""
+    team = principal.team
+    per_minute = [
+        limit
+        for limit in (principal.key.tokens_per_minute, team.tokens_per_minute if team else None)
+        if limit
+    ]
+    room = min(per_minute) - prompt_tokens if per_minute else default
+    return max(1, min(default, room))
 
 
 def speech_characters(parsed: JsonRequest) -> int:

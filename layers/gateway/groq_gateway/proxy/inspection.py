@@ -15,8 +15,10 @@ from groq_gateway.core.errors import GatewayError
 # Estimates for the token limits and the worst-case cost reserved against caps; settlement
 # replaces them with Groq's figures. Prompt: the JSON body's bytes / 4 (about 4 characters a
 # token, and the JSON around the text makes it an overestimate). Completion: the request's
-# max_completion_tokens / max_tokens / max_output_tokens, else the default. Audio uploads: a
-# second per 1,000 bytes (8 kbit/s, below any speech codec's bitrate).
+# max_completion_tokens / max_tokens / max_output_tokens, else a default (for requests, the
+# DefaultMaxCompletionTokens setting, which the proxy then sets on the forwarded body so that
+# Groq can never produce more than was reserved; for batch lines, this constant). Audio
+# uploads: a second per 1,000 bytes (8 kbit/s, below any speech codec's bitrate).
 DEFAULT_MAX_COMPLETION_TOKENS = 1024
 BYTES_PER_TOKEN = 4
 AUDIO_BYTES_PER_SECOND = 1000
@@ -56,6 +58,15 @@ class JsonRequest:
                 param="stream_options",
             )
         wants_usage = isinstance(options, dict) and options.get("include_usage") is True
+        choices = payload.get("n")
+        if choices is not None and (choices != 1 or isinstance(choices, bool)):
+            # Groq generates one choice per request; more would multiply the output reserved.
+            raise GatewayError(
+                400,
+                "'n' must be 1: Groq generates one choice per request.",
+                param="n",
+                code="invalid_value",
+            )
         return cls(
             payload=payload,
             size=len(body),
@@ -89,6 +100,14 @@ class JsonRequest:
                 )
             limits.append(value)
         return max(limits, default=DEFAULT_MAX_COMPLETION_TOKENS)
+
+    @property
+    def names_output_limit(self) -> bool:
+        return any(self.payload.get(name) is not None for name in OUTPUT_LIMIT_FIELDS)
+
+    def with_output_limit(self, name: str, limit: int) -> JsonRequest:
+        """Set the output limit ``name`` to ``limit`` (for a request that named none)."""
+        return replace(self, payload={**self.payload, name: limit}, changed=True)
 
     def with_model(self, model: str) -> JsonRequest:
         return replace(self, payload={**self.payload, "model": model}, model=model, changed=True)
