@@ -9,6 +9,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from groq_gateway.core.event_text import event_subject, format_event_for_email
@@ -21,6 +22,13 @@ OUTBOX_RETENTION = timedelta(days=14)
 MODELS_PK = "NOTICES#MODELS"
 # How long after its billing month a threshold marker is kept (it is only read during it).
 MARKER_RETENTION = timedelta(days=62)
+
+
+class ModelNotice(StrEnum):
+    """What a model was notified for, once per model (``NOTICES#MODELS`` items)."""
+
+    RETIRED = "retired"
+    UNPRICED = "unpriced"
 
 
 def budget_notices_pk(month: str) -> str:
@@ -90,50 +98,24 @@ class NoticeStore:
             }
         }
 
-    # -- retired models ---------------------------------------------------------------------
+    # -- model notices (a model retired, a model used without a price) ------------------------
 
-    def retired_models_notified(self) -> frozenset[str]:
+    def models_notified(self, notice: ModelNotice) -> frozenset[str]:
+        """The models already notified for ``notice``."""
         items: Iterator[dict[str, Any]] = self.table.query_pages(
-            KeyConditionExpression="pk = :pk AND begins_with(sk, :retired)",
-            ExpressionAttributeValues=to_item({":pk": MODELS_PK, ":retired": "retired#"}),
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :notice)",
+            ExpressionAttributeValues=to_item({":pk": MODELS_PK, ":notice": f"{notice}#"}),
             ConsistentRead=True,
         )
         return frozenset(str(item["model"]) for item in items)
 
-    def retired_marker(self, model: str, at: datetime) -> dict[str, Any]:
-        """The ``Put`` of a transaction that records a model's retirement as notified."""
+    def model_marker(self, notice: ModelNotice, model: str, at: datetime) -> dict[str, Any]:
+        """The ``Put`` of a transaction that records ``model`` as notified for ``notice``
+        (once per model: the transaction fails if another run recorded it first)."""
         item = {
             "pk": MODELS_PK,
-            "sk": f"retired#{model}",
-            "record_type": "model_retired_notice",
-            "model": model,
-            "notified_at": _timestamp(at),
-        }
-        return {
-            "Put": {
-                "TableName": self.table.name,
-                "Item": to_item(item),
-                "ConditionExpression": "attribute_not_exists(pk)",
-            }
-        }
-
-    # -- unpriced models ---------------------------------------------------------------------
-
-    def unpriced_models_notified(self) -> frozenset[str]:
-        items: Iterator[dict[str, Any]] = self.table.query_pages(
-            KeyConditionExpression="pk = :pk AND begins_with(sk, :unpriced)",
-            ExpressionAttributeValues=to_item({":pk": MODELS_PK, ":unpriced": "unpriced#"}),
-            ConsistentRead=True,
-        )
-        return frozenset(str(item["model"]) for item in items)
-
-    def unpriced_marker(self, model: str, at: datetime) -> dict[str, Any]:
-        """The ``Put`` of a transaction that records a model's first unpriced use as
-        notified (once per model: a later price change and removal does not notify again)."""
-        item = {
-            "pk": MODELS_PK,
-            "sk": f"unpriced#{model}",
-            "record_type": "model_unpriced_notice",
+            "sk": f"{notice}#{model}",
+            "record_type": f"model_{notice}_notice",
             "model": model,
             "notified_at": _timestamp(at),
         }

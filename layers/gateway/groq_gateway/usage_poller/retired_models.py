@@ -11,7 +11,7 @@ from groq_gateway.core.events import MAX_LISTED, ModelRetiredEvent
 from groq_gateway.core.observability import logger
 from groq_gateway.core.records import GatewayKey, KeyStatus, Team
 from groq_gateway.store import ConditionFailedError
-from groq_gateway.store.notices import NoticeStore
+from groq_gateway.store.notices import ModelNotice, NoticeStore
 
 
 @dataclass
@@ -58,7 +58,7 @@ def report_retired_models(
     now: datetime,
 ) -> list[str]:
     """Queue one ``model_retired`` event per unserved model not reported before."""
-    reported = notices.retired_models_notified()
+    reported = notices.models_notified(ModelNotice.RETIRED)
     queued = []
     for model, references in sorted(unserved_references(served, keys, teams).items()):
         if model in reported:
@@ -72,7 +72,7 @@ def report_retired_models(
         )
         outbox = notices.outbox_put(event, now)
         try:
-            notices.commit([notices.retired_marker(model, now), outbox])
+            notices.commit([notices.model_marker(ModelNotice.RETIRED, model, now), outbox])
         except ConditionFailedError:
             continue  # another run reported it
         logger.info("model no longer served", extra={"model": model})

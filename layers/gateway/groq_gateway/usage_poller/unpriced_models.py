@@ -18,6 +18,7 @@ from groq_gateway.core.pricing import PriceBook, PriceKind
 from groq_gateway.core.rollups import RollupScope, month_period
 from groq_gateway.core.settings import Settings
 from groq_gateway.store import ConditionFailedError, GatewayStore
+from groq_gateway.store.notices import ModelNotice
 
 
 @dataclass
@@ -65,7 +66,7 @@ def report_unpriced_models(
         if rollup.totals.unpriced_requests > 0
     }
     notices = store.notices
-    notified = notices.unpriced_models_notified()
+    notified = notices.models_notified(ModelNotice.UNPRICED)
     for model, totals in sorted(used.items()):
         if model in notified or has_any_price(book, model):
             continue  # reported before, or priced since
@@ -76,7 +77,8 @@ def report_unpriced_models(
             period=month,
         )
         try:
-            notices.commit([notices.unpriced_marker(model, now), notices.outbox_put(event, now)])
+            marker = notices.model_marker(ModelNotice.UNPRICED, model, now)
+            notices.commit([marker, notices.outbox_put(event, now)])
         except ConditionFailedError:
             continue  # another run reported it
         logger.info("unpriced model used", extra={"model": model})
