@@ -132,9 +132,12 @@ def test_revocation_reaches_the_sdk_within_five_seconds(dev_gateway: DevGateway)
     store.keys.set_status(stored, KeyStatus.REVOKED, utcnow())
     revoked_at = time.monotonic()
     while True:
+        # The promise is about when a request arrives: one sent more than 5 s after the
+        # revocation is refused (how long it then takes to answer depends on the machine).
+        sent_at = time.monotonic()
         try:
             client.chat.completions.create(model=MODEL, messages=MESSAGES)  # type: ignore[arg-type]
         except openai.AuthenticationError:
             break
-        assert time.monotonic() - revoked_at < 5.5
+        assert sent_at - revoked_at < 5.2
         time.sleep(0.2)
