@@ -179,8 +179,14 @@ async def test_a_batch_line_for_an_endpoint_the_key_may_not_use_is_refused(
 @pytest.mark.parametrize(
     ("third_line", "reason"),
     [
-        (b"not json", "line 3: it is not valid JSON"),
-        (b'["a list"]', "line 3: it is not a JSON object"),
+        (b"not json", "line 3: it cannot be read: The request body is not valid JSON"),
+        (b'["a list"]', "line 3: it cannot be read: The request body must be a JSON object"),
+        # Parsers disagree on which of two same-named keys counts: Groq could run the other.
+        (
+            b'{"url": "/v1/chat/completions", "body": {"model": "openai/gpt-oss-120b", '
+            b'"model": "openai/gpt-oss-20b", "max_tokens": 5}}',
+            "line 3: it cannot be read: The request body names 'model' more than once",
+        ),
         (b'{"url": "/v1/chat/completions", "body": {}}', "line 3: it has no `body` object"),
         (b'{"url": "/v1/embeddings", "body": {"model": "x"}}', "line 3: its `url` must be"),
         (
@@ -482,3 +488,23 @@ async def test_a_batch_groq_forgot_gives_its_reservation_back_only_past_its_wind
     record = world.store.batches.batch(key.key_id, batch["id"])
     assert record is not None
     assert (record.state, record.status) == (BatchState.METERED, "not_found")
+
+
+async def test_a_batch_body_naming_its_input_file_twice_is_refused(world: BatchWorld) -> None:
+    # The gateway would check one file and Groq could run the other (another key's).
+    _mine, plaintext = world.key(monthly_budget_usd="5")
+    _theirs, other = world.key(allowed_models=[SMALL])
+    own = (await world.upload(plaintext, [chat_line(0, SMALL)])).json()["id"]
+    theirs = (await world.upload(other, [chat_line(0, "openai/gpt-oss-120b")])).json()["id"]
+    body = (
+        f'{{"input_file_id": "{own}", "input_file_id": "{theirs}", '
+        '"endpoint": "/v1/chat/completions", "completion_window": "24h"}'
+    )
+
+    created = await world.client.post(
+        "/openai/v1/batches", content=body.encode(), headers=auth(plaintext)
+    )
+
+    assert created.status_code == 400, created.text
+    assert created.json()["error"]["param"] == "input_file_id"
+    assert "POST /openai/v1/batches" not in await world.upstream_paths()

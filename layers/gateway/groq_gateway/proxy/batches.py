@@ -43,7 +43,7 @@ from groq_gateway.core.settings import Settings
 from groq_gateway.proxy.after_response import AfterResponse
 from groq_gateway.proxy.endpoints import Endpoint
 from groq_gateway.proxy.forward import checked_headers, read_body, url_audio_seconds
-from groq_gateway.proxy.inspection import JsonRequest
+from groq_gateway.proxy.inspection import JsonRequest, parse_json_object
 from groq_gateway.proxy.multipart import parse_form
 from groq_gateway.proxy.policy import Principal, check_endpoint_group, choose_model
 from groq_gateway.proxy.telemetry import RequestTelemetry
@@ -92,11 +92,11 @@ def read_batch_input(content: bytes) -> BatchInput:
 
 def _read_line(raw: bytes) -> tuple[str, str, ModelDemand]:
     try:
-        item: Any = json.loads(raw)
-    except (ValueError, RecursionError):
-        raise ValueError("it is not valid JSON") from None
-    if not isinstance(item, dict):
-        raise ValueError("it is not a JSON object")
+        # As a request body is read: a key named twice in one object is refused, since
+        # parsers disagree on which one counts (Groq could run another model than checked).
+        item: Any = parse_json_object(raw)
+    except GatewayError as error:
+        raise ValueError(f"it cannot be read: {error.message}") from None
     url = item.get("url")
     if url not in BATCH_URL_GROUPS:
         raise ValueError(f"its `url` must be one of {', '.join(sorted(BATCH_URL_GROUPS))}")
@@ -288,9 +288,7 @@ class BatchesAndFiles:
         """Check every line of the input file against the key's rights, reserve the batch's
         worst case against the key's, team's and organisation's caps, then forward."""
         body = await read_body(request)
-        payload = _json(body)
-        if payload is None:
-            raise GatewayError(400, "The request body must be a JSON object.", code="invalid_json")
+        payload = parse_json_object(body)
         file_id = payload.get("input_file_id")
         if not isinstance(file_id, str) or not file_id:
             raise GatewayError(
