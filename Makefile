@@ -25,7 +25,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 PY313 := $(shell python3.13 --version >/dev/null 2>&1 || pyenv versions --bare 2>/dev/null | grep -m1 '^3\.13')
 SAM_ENV := $(if $(PY313),PYENV_VERSION=$(PY313):$(shell pyenv version-name 2>/dev/null),)
 
-.PHONY: dev test proof lint imports typecheck pytest cfn-lint sam-validate sam-build layer lambda-site bench clean
+.PHONY: dev test proof chromium lint imports typecheck pytest cfn-lint sam-validate sam-build layer lambda-site bench clean
 
 $(STAMP): pyproject.toml constraints.txt tests/dynalite/package-lock.json
 	$(PYTHON) -m venv $(VENV)
@@ -62,8 +62,13 @@ imports: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+# The console's browser tests (tests/browser) need the operating system's Chromium: installed
+# here where it is missing and can be (root, apt-get), else a clear message and a failure.
+pytest: $(STAMP) chromium
 	$(BIN)/python -m pytest
+
+chromium:
+	bash tests/browser/ensure_chromium.sh
 
 cfn-lint: $(STAMP)
 	$(BIN)/cfn-lint template.yaml

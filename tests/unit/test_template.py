@@ -310,6 +310,10 @@ BEARER_ADMIN_ROUTES = {
     ("/openai/v1/admin/files", "GET"),
     ("/openai/v1/admin/openapi.json", "GET"),
 }
+# The console's page, scripts and styles (docs/console.md): public, as they hold no data (every
+# call the page makes is to a bearer route above, with the admin key the user signed in with),
+# and without an /iam/ twin, since a browser cannot sign with SigV4.
+CONSOLE_ROUTES = {("/console", "GET"), ("/console/{proxy+}", "GET")}
 # API Gateway checks SigV4 on these; InvokeRole NONE keeps SAM's default (the caller's own
 # credentials, which would need lambda:InvokeFunction) out of the integration.
 IAM_AUTH = {"Authorizer": "AWS_IAM", "InvokeRole": "NONE"}
@@ -321,7 +325,11 @@ def test_admin_routes(resources: dict[str, dict[str, Any]]) -> None:
     assert all(e["Type"] == "Api" for e in events)
     assert all(e["Properties"]["RestApiId"] == {"Ref": "GatewayApi"} for e in events)
     assert all("ResponseTransferMode" not in e["Properties"] for e in events)
-    assert routes == BEARER_ADMIN_ROUTES | {(f"/iam{path}", m) for path, m in BEARER_ADMIN_ROUTES}
+    assert routes == (
+        BEARER_ADMIN_ROUTES
+        | {(f"/iam{path}", m) for path, m in BEARER_ADMIN_ROUTES}
+        | CONSOLE_ROUTES
+    )
     env = props(resources, "AdminFunction")["Environment"]["Variables"]
     assert env["ADMIN_KEY_SECRET_ID"] == {"Ref": "AdminKeySecret"}
     assert env["ADMIN_IAM_FULL_ARNS"] == {"Ref": "AdminIamFullArns"}
@@ -339,7 +347,8 @@ def test_every_iam_route_needs_aws_iam_and_mirrors_a_bearer_route(
         if event["Type"] == "Api"
     ]
     iam = {(p["Path"], p["Method"]) for lid, p in api_events if p["Path"].startswith("/iam/")}
-    bearer = {(p["Path"], p["Method"]) for lid, p in api_events if lid == "AdminFunction"} - iam
+    admin = {(p["Path"], p["Method"]) for lid, p in api_events if lid == "AdminFunction"}
+    bearer = admin - iam - CONSOLE_ROUTES
     assert bearer == BEARER_ADMIN_ROUTES
     assert iam == {(f"/iam{path}", method) for path, method in bearer}
     for logical_id, properties in api_events:

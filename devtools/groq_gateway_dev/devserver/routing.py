@@ -153,6 +153,10 @@ class ApiRouter:
         self._clock = clock
 
     def route_for(self, method: str, path: str) -> _CompiledRoute | None:
+        # API Gateway (REST) matches a path with one trailing slash as the path without it
+        # (/console/ is the /console route's); the app still gets the path as it was sent.
+        if len(path) > 1 and path.endswith("/"):
+            path = path[:-1]
         for compiled in self._routes:
             if compiled.pattern.fullmatch(path) and compiled.route.method in ("ANY", method):
                 return compiled

@@ -69,6 +69,25 @@ async def test_unrouted_path_is_an_openai_format_404_and_healthz_answers() -> No
 
 
 @pytest.mark.anyio
+async def test_a_trailing_slash_is_routed_as_without_it_and_reaches_the_app_as_sent() -> None:
+    # API Gateway (REST) ignores a trailing slash when it matches a resource: /console/ is
+    # the /console route's, and the app sees the path as the client sent it.
+    async def echo(request: Request) -> PlainTextResponse:
+        return PlainTextResponse(request.url.path)
+
+    app = Starlette(routes=[Route("/{path:path}", echo, methods=["GET"])])
+    router = ApiRouter([(ApiRoute("GET", "/console"), app), (ApiRoute("GET", "/a/{proxy+}"), app)])
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=router), base_url="http://local"
+    ) as client:
+        assert (await client.get("/console/")).text == "/console/"
+        assert (await client.get("/console")).text == "/console"
+        assert (await client.get("/a/b/")).text == "/a/b/"
+        assert (await client.get("/a/")).status_code == 404  # {proxy+} needs a segment
+        assert (await client.get("/console//")).status_code == 404
+
+
+@pytest.mark.anyio
 async def test_a_client_cannot_forge_api_gateways_request_context() -> None:
     async def echo(request: Request) -> PlainTextResponse:
         return PlainTextResponse(request.headers.get("x-amzn-request-context", "absent"))

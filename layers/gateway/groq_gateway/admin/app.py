@@ -15,6 +15,7 @@ from groq_gateway.admin.dependencies import AdminServices
 from groq_gateway.admin.errors import ADMIN_EXCEPTION_HANDLERS, ERROR_RESPONSES
 from groq_gateway.admin.iam import IamAccess, IamRoutes
 from groq_gateway.admin.routes import admin_keys, api_keys, audit_log, batches, prices, teams, usage
+from groq_gateway.admin.routes.console import router as console_router
 from groq_gateway.admin.services.admin_keys import AdminKeyService
 from groq_gateway.admin.services.api_keys import ApiKeyService
 from groq_gateway.admin.services.audit_log import AuditLogService
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None, *, store: GatewayStore | None =
 
     for resource in (api_keys, teams, admin_keys, usage, audit_log, prices, batches):
         app.include_router(resource.router)
+    app.include_router(console_router)  # the console's files: public, no data
     for exc_type, handler in ADMIN_EXCEPTION_HANDLERS.items():
         app.add_exception_handler(exc_type, handler)
     app.add_middleware(IamRoutes)
