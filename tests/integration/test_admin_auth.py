@@ -35,6 +35,12 @@ ROUTES = [
     ("GET", "/openai/v1/prices", None),
     ("PUT", "/openai/v1/prices/openai/gpt-oss-20b", {"per_audio_hour": "1"}),
     ("DELETE", "/openai/v1/prices/openai/gpt-oss-20b", None),
+    ("GET", "/openai/v1/admin/files", None),
+    ("GET", "/openai/v1/admin/batches", None),
+    ("GET", "/openai/v1/admin/me", None),
+    ("GET", "/openai/v1/admin/iam-principals", None),
+    ("PUT", "/openai/v1/admin/iam-principals/arn:aws:iam::123456789012:role/X", {"role": "full"}),
+    ("DELETE", "/openai/v1/admin/iam-principals/arn:aws:iam::123456789012:role/X", None),
 ]
 
 

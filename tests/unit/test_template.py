@@ -308,6 +308,9 @@ BEARER_ADMIN_ROUTES = {
     ("/openai/v1/prices/{proxy+}", "ANY"),
     ("/openai/v1/admin/batches", "GET"),
     ("/openai/v1/admin/files", "GET"),
+    ("/openai/v1/admin/me", "GET"),
+    ("/openai/v1/admin/iam-principals", "GET"),
+    ("/openai/v1/admin/iam-principals/{proxy+}", "ANY"),
     ("/openai/v1/admin/openapi.json", "GET"),
 }
 # The console's page, scripts and styles (docs/console.md): public, as they hold no data (every

@@ -9,18 +9,31 @@ Example (what ``functions/admin/app.py`` does)::
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from groq_gateway.admin.authorization import RULES
 from groq_gateway.admin.dependencies import AdminServices
 from groq_gateway.admin.errors import ADMIN_EXCEPTION_HANDLERS, ERROR_RESPONSES
 from groq_gateway.admin.iam import IamAccess, IamRoutes
-from groq_gateway.admin.routes import admin_keys, api_keys, audit_log, batches, prices, teams, usage
+from groq_gateway.admin.routes import (
+    admin_keys,
+    api_keys,
+    audit_log,
+    batches,
+    iam_principals,
+    me,
+    prices,
+    teams,
+    usage,
+)
 from groq_gateway.admin.routes.console import router as console_router
 from groq_gateway.admin.services.admin_keys import AdminKeyService
 from groq_gateway.admin.services.api_keys import ApiKeyService
 from groq_gateway.admin.services.audit_log import AuditLogService
 from groq_gateway.admin.services.authentication import AuthenticationService
 from groq_gateway.admin.services.batches import BatchService
+from groq_gateway.admin.services.iam_principals import IamPrincipalService
 from groq_gateway.admin.services.prices import PriceService
 from groq_gateway.admin.services.teams import TeamService
 from groq_gateway.admin.usage import UsageReports
@@ -48,6 +61,7 @@ class JsonBodies:
 
 
 def build_services(settings: Settings, store: GatewayStore) -> AdminServices:
+    iam_principals = IamPrincipalService(store, cache_seconds=settings.key_cache_seconds)
     return AdminServices(
         api_keys=ApiKeyService(store),
         teams=TeamService(store),
@@ -55,7 +69,9 @@ def build_services(settings: Settings, store: GatewayStore) -> AdminServices:
         audit_log=AuditLogService(store),
         authentication=AuthenticationService(store, AdminKeys(settings.admin_key_secret_id)),
         iam_access=IamAccess(
-            full=settings.admin_iam_full_arns, read_only=settings.admin_iam_read_only_arns
+            full=settings.admin_iam_full_arns,
+            read_only=settings.admin_iam_read_only_arns,
+            mapped=iam_principals.mapped_role,
         ),
         rotator=KeyRotator(store, settings),
         usage=UsageReports(
@@ -68,7 +84,18 @@ def build_services(settings: Settings, store: GatewayStore) -> AdminServices:
             ),
         ),
         batches=BatchService(store),
+        iam_principals=iam_principals,
     )
+
+
+def admin_route_names(app: FastAPI) -> list[str]:
+    """The names of the admin API's routes (``/openai/v1/...``; not the OpenAPI document):
+    each has its rule in ``admin/authorization.py``."""
+    return [
+        str(context.name)
+        for context in iter_route_contexts(app.routes)
+        if isinstance(context.route, APIRoute) and str(context.path).startswith("/openai/v1/")
+    ]
 
 
 def create_app(settings: Settings | None = None, *, store: GatewayStore | None = None) -> FastAPI:
@@ -94,8 +121,21 @@ def create_app(settings: Settings | None = None, *, store: GatewayStore | None =
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    for resource in (api_keys, teams, admin_keys, usage, audit_log, prices, batches):
+    for resource in (
+        api_keys,
+        teams,
+        admin_keys,
+        usage,
+        audit_log,
+        prices,
+        batches,
+        iam_principals,
+        me,
+    ):
         app.include_router(resource.router)
+    unruled = [name for name in admin_route_names(app) if name not in RULES]
+    if unruled:
+        raise RuntimeError(f"admin routes without a rule in admin/authorization.py: {unruled}")
     app.include_router(console_router)  # the console's files: public, no data
     for exc_type, handler in ADMIN_EXCEPTION_HANDLERS.items():
         app.add_exception_handler(exc_type, handler)

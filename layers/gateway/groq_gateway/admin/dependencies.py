@@ -1,8 +1,9 @@
-"""What the admin routes declare as parameters: the services, the caller (authenticated, or
-403 for a read-only caller on a write route) and paging."""
+"""What the admin routes declare as parameters: the services, the caller (authenticated, then
+authorized by its route's rule in ``admin/authorization.py``, or 403) and paging."""
 
 # No ``from __future__ import annotations``: FastAPI reads these annotations at runtime.
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -12,7 +13,13 @@ import anyio.to_thread
 from fastapi import Depends, Query, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from groq_gateway.admin.errors import read_only_refused
+from groq_gateway.admin.authorization import (
+    check_body_team,
+    check_key_team,
+    check_role,
+    check_team,
+    rule_of,
+)
 from groq_gateway.admin.iam import REQUEST_CONTEXT_HEADER, IamAccess, is_iam_route
 from groq_gateway.admin.principals import Caller
 from groq_gateway.admin.services.admin_keys import AdminKeyService
@@ -20,12 +27,12 @@ from groq_gateway.admin.services.api_keys import ApiKeyService
 from groq_gateway.admin.services.audit_log import AuditLogService
 from groq_gateway.admin.services.authentication import AuthenticationService
 from groq_gateway.admin.services.batches import BatchService
+from groq_gateway.admin.services.iam_principals import IamPrincipalService
 from groq_gateway.admin.services.prices import PriceService
 from groq_gateway.admin.services.teams import TeamService
 from groq_gateway.admin.usage import UsageReports
 from groq_gateway.core.errors import invalid_api_key
 from groq_gateway.core.key_format import GATEWAY_KEY_PREFIX
-from groq_gateway.core.records import AdminRole
 from groq_gateway.core.web import client_ip
 from groq_gateway.secret_rotation import KeyRotator
 from groq_gateway.store.paging import MAX_PAGE_SIZE
@@ -47,6 +54,7 @@ class AdminServices:
     usage: UsageReports
     prices: PriceService
     batches: BatchService
+    iam_principals: IamPrincipalService
 
 
 async def in_thread(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -68,7 +76,7 @@ bearer = HTTPBearer(
 )
 
 
-async def reader(
+async def authenticated(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
     admin: Services,
@@ -78,7 +86,8 @@ async def reader(
     peer = request.client.host if request.client else None
     source_ip = client_ip(request.headers, peer)
     if is_iam_route(request.scope):
-        principal = admin.iam_access.principal(request.headers.get(REQUEST_CONTEXT_HEADER))
+        context = request.headers.get(REQUEST_CONTEXT_HEADER)
+        principal = await in_thread(admin.iam_access.principal, context)
         return Caller(principal, source_ip)
     token = credentials.credentials.strip() if credentials else ""
     if not token or token.startswith(f"{GATEWAY_KEY_PREFIX}_"):
@@ -89,16 +98,40 @@ async def reader(
     return Caller(found, source_ip)
 
 
-Reader = Annotated[Caller, Depends(reader)]
+async def _json_body(request: Request) -> object:
+    """The request's JSON body, or None when it has none or is not JSON (validation says so)."""
+    if request.method not in ("POST", "PUT", "PATCH"):
+        return None
+    try:
+        return json.loads(await request.body() or b"null")
+    except ValueError:
+        return None
 
 
-async def writer(caller: Reader) -> Caller:
-    """The caller behind a full admin key, or 403."""
-    if caller.principal.role is not AdminRole.FULL:
-        raise read_only_refused()
+async def authorized(
+    request: Request, caller: Annotated[Caller, Depends(authenticated)], admin: Services
+) -> Caller:
+    """The caller, if its route's rule admits it: its role, and for a team-scoped role the
+    teams and keys the request names; else 403 ``insufficient_permissions``."""
+    route_name: str = request.scope["route"].name
+    rule = rule_of(route_name)
+    role, teams = caller.principal.role, caller.teams
+    check_role(rule, role, route_name)
+    if teams is None:
+        return caller
+    named = {**request.query_params, **request.path_params}
+    for param in rule.team_params:
+        if named.get(param) is not None:
+            check_team(named[param], role, teams)
+    for param in rule.key_params:
+        if named.get(param) is not None:
+            key = await in_thread(admin.api_keys.get, named[param])
+            check_key_team(key.key_id, key.team_id, role, teams)
+    check_body_team(rule, await _json_body(request), role, teams)
     return caller
 
 
-Writer = Annotated[Caller, Depends(writer)]
+# Every admin route takes its caller from here: authenticated, then authorized.
+Authorized = Annotated[Caller, Depends(authorized)]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page.")]
 After = Annotated[str | None, Query(description="The `next_cursor` of the previous page.")]

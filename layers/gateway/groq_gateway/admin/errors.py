@@ -35,6 +35,10 @@ def _documented(description: str) -> dict[str, Any]:
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: _documented("Invalid request; `param` names the field."),
     401: _documented("Missing, unknown or revoked admin key; under /iam/, no IAM identity."),
+    403: _documented(
+        "The caller's role may not do this (`insufficient_permissions`; the message names "
+        "the role or team missing), or an IAM principal without a role."
+    ),
     422: _documented(
         "Valid JSON that the gateway cannot apply (`param` says why), or a record too large "
         "to store (`record_too_large`)."
@@ -43,7 +47,10 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 # On every route that changes something.
 WRITE: dict[int | str, dict[str, Any]] = {
-    403: _documented("A read-only caller tried to change something.")
+    403: _documented(
+        "The caller's role may not do this (`insufficient_permissions`; the message names "
+        "the role or team missing)."
+    )
 }
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: _documented("No such record.")}
 CONFLICT: dict[int | str, dict[str, Any]] = {
@@ -61,15 +68,6 @@ def concurrent_change(kind: str, identifier: str) -> GatewayError:
         f"The {kind} '{identifier}' kept changing while this request tried to change it; "
         "nothing was changed. Read it again and retry.",
         code="conflict",
-    )
-
-
-def read_only_refused() -> GatewayError:
-    return GatewayError(
-        403,
-        "This caller (admin key or IAM principal) is read-only; it may only make GET requests.",
-        type="permission_error",
-        code="insufficient_permissions",
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from groq_gateway.admin.principals import AdminPrincipal
 from groq_gateway.core.errors import GatewayError
-from groq_gateway.core.records import AdminRole
+from groq_gateway.core.records import AdminRole, IamPrincipalRole
 
 # The prefix of the IAM-authenticated copy of every admin route.
 IAM_PATH_PREFIX = "/iam"
@@ -153,6 +153,11 @@ def principal_matches(entry: str, arn: str) -> bool:
     return False
 
 
+def is_principal_arn(value: str) -> bool:
+    """Whether ``value`` is an IAM principal ARN (no wildcards)."""
+    return _ARN.fullmatch(value) is not None
+
+
 def _checked(entries: Iterable[str], variable: str) -> tuple[str, ...]:
     checked = tuple(entries)
     for entry in checked:
@@ -180,8 +185,9 @@ def principal_not_allowed(arn: str) -> GatewayError:
     return GatewayError(
         403,
         f"The IAM principal {arn} may not use the admin API: it is not in "
-        f"{FULL_ARNS_VARIABLE} or {READ_ONLY_ARNS_VARIABLE} (or, when both are empty, not of "
-        "the account that owns the API).",
+        f"{FULL_ARNS_VARIABLE} or {READ_ONLY_ARNS_VARIABLE}, no role is mapped to it "
+        "(groq-gateway iam-principals set) and, when both lists are empty, it is not of the "
+        "account that owns the API.",
         type="permission_error",
         code="iam_principal_not_allowed",
     )
@@ -189,34 +195,51 @@ def principal_not_allowed(arn: str) -> GatewayError:
 
 @dataclass(frozen=True)
 class IamAccess:
-    """The admin roles of IAM principals: ``full`` and ``read_only`` allowlists of ARNs."""
+    """The admin roles of IAM principals: ``full`` and ``read_only`` allowlists of ARNs (the
+    template's parameters), then the roles a full admin mapped in the table (``mapped``: the
+    mapping that applies to an ARN), then, with both lists empty, ``full`` for the API's own
+    account."""
 
     full: tuple[str, ...] = ()
     read_only: tuple[str, ...] = ()
+    mapped: Callable[[str], IamPrincipalRole | None] | None = None
 
     def __post_init__(self) -> None:
         _checked(self.full, FULL_ARNS_VARIABLE)
         _checked(self.read_only, READ_ONLY_ARNS_VARIABLE)
 
-    def role_of(self, identity: IamIdentity) -> AdminRole | None:
-        """The identity's role, or ``None`` when it may not use the admin API."""
-        if not self.full and not self.read_only:
-            same_account = identity.account_id == identity.api_account_id
-            return AdminRole.FULL if same_account else None
+    def listed_role(self, identity: IamIdentity) -> AdminRole | None:
+        """The identity's role from the ARN lists, if they name it."""
         if any(principal_matches(entry, identity.arn) for entry in self.read_only):
             return AdminRole.READ_ONLY
         if any(principal_matches(entry, identity.arn) for entry in self.full):
             return AdminRole.FULL
         return None
 
+    def role_of(self, identity: IamIdentity) -> AdminRole | None:
+        """The identity's role from the parameters alone (the lists, else, when both are
+        empty, ``full`` for the API's own account), or ``None``."""
+        if not self.full and not self.read_only:
+            same_account = identity.account_id == identity.api_account_id
+            return AdminRole.FULL if same_account else None
+        return self.listed_role(identity)
+
     def principal(self, raw_context: str | None) -> AdminPrincipal:
         """The admin principal behind an ``/iam/`` request: its ARN is the audit log's actor.
+        ``mapped`` may read the table: call it off the event loop.
 
         401 without an IAM identity in the context, 403 for a principal without a role.
         """
         identity = identity_from_context(raw_context)
         if identity is None:
             raise missing_iam_identity()
+        listed = self.listed_role(identity)
+        if listed is not None:
+            return AdminPrincipal(actor_id=identity.arn, name=identity.name, role=listed)
+        mapped = self.mapped(identity.arn) if self.mapped is not None else None
+        if mapped is not None:
+            teams = frozenset(mapped.teams or ()) if mapped.role.is_team_scoped else None
+            return AdminPrincipal(identity.arn, identity.name, mapped.role, teams)
         role = self.role_of(identity)
         if role is None:
             raise principal_not_allowed(identity.arn)

@@ -28,6 +28,7 @@ from pydantic import (
     StringConstraints,
     create_model,
     field_validator,
+    model_validator,
 )
 from pydantic.fields import FieldInfo
 
@@ -38,6 +39,7 @@ from groq_gateway.core.records import (
     AuditEntry,
     AuditTarget,
     EndpointGroup,
+    IamPrincipalRole,
     KeyStatus,
 )
 from groq_gateway.core.views import (
@@ -352,12 +354,35 @@ class DeletedTeamResponse(BaseModel):
 # ------------------------------------------------------------------------------------------
 
 
-class CreateAdminKeyRequest(BaseModel):
+# The most teams one admin key or IAM principal holds a team role for.
+MAX_ROLE_TEAMS = 20
+
+
+class _TeamRole(BaseModel):
+    """A role and, for ``team_admin`` and ``team_viewer``, the teams it holds for (required,
+    at least one); ``full`` and ``read_only`` take no teams."""
+
     model_config = ConfigDict(extra="forbid")
 
-    name: Name
-    # read_only: GET requests only; full: every admin route.
+    # read_only: reads everything; full: every admin route; team_viewer: reads its teams'
+    # keys, usage and audit entries; team_admin: also manages its teams' keys
+    # (docs/admin-api.md#roles).
     role: AdminRole
+    teams: Annotated[list[TeamId], Field(min_length=1, max_length=MAX_ROLE_TEAMS)] | None = None
+
+    @model_validator(mode="after")
+    def teams_match_role(self) -> Self:
+        if self.role.is_team_scoped and not self.teams:
+            raise ValueError(f"role {self.role.value} needs teams: the team ids it holds for")
+        if not self.role.is_team_scoped and self.teams is not None:
+            raise ValueError(f"role {self.role.value} is organisation-wide: give no teams")
+        if self.teams is not None:
+            self.teams = sorted(set(self.teams))
+        return self
+
+
+class CreateAdminKeyRequest(_TeamRole):
+    name: Name
     description: Description = ""
 
 
@@ -369,6 +394,48 @@ class CreatedAdminKeyResponse(AdminKeyResponse):
 
 class AdminKeyList(_List):
     data: list[AdminKeyResponse]
+
+
+class SetIamPrincipalRequest(_TeamRole):
+    """The admin role of an IAM principal the template's ARN lists do not name."""
+
+
+class IamPrincipalResponse(BaseModel):
+    object: Literal["iam_principal"] = "iam_principal"
+    # A user, a role (every session of it) or an account's root, as given.
+    arn: str
+    role: AdminRole
+    teams: list[str] | None
+    updated_at: datetime
+    updated_by: str
+
+    @classmethod
+    def of(cls, principal: IamPrincipalRole) -> IamPrincipalResponse:
+        return cls(**principal.model_dump(exclude={"version"}))
+
+
+class IamPrincipalList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[IamPrincipalResponse]
+
+
+class DeletedIamPrincipalResponse(BaseModel):
+    object: Literal["iam_principal.deleted"] = "iam_principal.deleted"
+    arn: str
+    deleted: Literal[True] = True
+
+
+class CallerResponse(BaseModel):
+    """Who the caller is, as the admin API sees it."""
+
+    # The admin key's id ("bootstrap" for the bootstrap key) or the IAM principal's ARN: the
+    # audit log's actor_id.
+    actor: str
+    # The admin key's name, or the ARN's resource part (e.g. assumed-role/Ops/alice).
+    name: str
+    role: AdminRole
+    # The teams of a team_admin or team_viewer; null for full and read_only.
+    teams: list[str] | None
 
 
 # ------------------------------------------------------------------------------------------
@@ -495,7 +562,8 @@ class UsageSummary(BaseModel):
     resets_at: datetime
     usage_by_key: list[KeyUsageSummary]
     usage_by_team: list[TeamUsageSummary]
-    organization: OrganizationUsageSummary
+    # null for a team_admin or team_viewer: the organisation's figures are not theirs to see.
+    organization: OrganizationUsageSummary | None
 
 
 GroupBy = Literal["key", "team", "model"]

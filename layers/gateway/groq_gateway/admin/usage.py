@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from calendar import monthrange
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal
@@ -125,8 +125,10 @@ class UsageReports:
         self.billing_tz = billing_tz
         self._now = now
 
-    def summary(self) -> UsageSummary:
-        """Every key, team and the organisation: today, month to date, caps and reset."""
+    def summary(self, *, teams: Collection[str] | None = None) -> UsageSummary:
+        """Every key, team and the organisation: today, month to date, caps and reset.
+        ``teams``: a team-scoped caller's, whose keys and teams alone are shown (and not the
+        organisation)."""
         now = self._now()
         today = now.astimezone(UTC).date()
         month, resets_at = month_of(now, self.billing_tz), month_end(now, self.billing_tz)
@@ -136,7 +138,12 @@ class UsageReports:
         today_text = today.isoformat()
         first_text = month_began.astimezone(UTC).date().isoformat()
         keys = list(self.store.keys.list_all())
-        teams = {team.team_id: team for team in self.store.teams.list_all()}
+        if teams is None:
+            known = {team.team_id: team for team in self.store.teams.list_all()}
+        else:
+            keys = [key for key in keys if key.team_id in teams]
+            found = (self.store.teams.get(team_id) for team_id in sorted(teams))
+            known = {team.team_id: team for team in found if team is not None}
 
         def month_items(key_id: str) -> list[DailyUsage]:
             return list(self.store.usage.for_key(key_id, first_text, today_text))
@@ -153,10 +160,11 @@ class UsageReports:
             }
             team_spend = {
                 team_id: pool.submit(spend, Scope.TEAM, team_id)
-                for team_id, team in teams.items()
+                for team_id, team in known.items()
                 if team.monthly_budget_usd is not None
             }
-            org_spend = pool.submit(spend, Scope.ORG, "org") if self.org_cap_usd else None
+            org_wide = teams is None and self.org_cap_usd
+            org_spend = pool.submit(spend, Scope.ORG, "org") if org_wide else None
 
         def budget(cap: Decimal | None, future: Future[MonthSpend] | None) -> BudgetStatus | None:
             if cap is None or future is None:
@@ -170,7 +178,7 @@ class UsageReports:
             items = items_of[key.key_id].result()
             every_item += items
             for item in items:
-                if item.team_id is not None:
+                if item.team_id is not None and (teams is None or item.team_id in teams):
                     by_team[item.team_id].append(item)
             if key.status is KeyStatus.REVOKED and not items:
                 continue
@@ -190,10 +198,10 @@ class UsageReports:
                 )
             )
         team_rows = []
-        for team_id in sorted(set(teams) | set(by_team)):
+        for team_id in sorted(set(known) | set(by_team)):
             items = by_team.get(team_id, [])
             today_tally = UsageCounts.total(i for i in items if i.day == today_text)
-            team = teams.get(team_id)
+            team = known.get(team_id)
             team_rows.append(
                 TeamUsageSummary(
                     team=team_id,
@@ -214,7 +222,9 @@ class UsageReports:
             resets_at=resets_at,
             usage_by_key=sorted(key_rows, key=lambda row: (row.key_name, row.key_id)),
             usage_by_team=team_rows,
-            organization=OrganizationUsageSummary(
+            organization=None
+            if teams is not None
+            else OrganizationUsageSummary(
                 requests_today=org_today.requests,
                 tokens_today=org_today.total_tokens,
                 estimated_cost_usd=micros_to_usd(org_today.cost_micros),
@@ -234,9 +244,11 @@ class UsageReports:
         key_id: str | None = None,
         team: str | None = None,
         model: str | None = None,
+        teams: Collection[str] | None = None,
     ) -> UsageHistory:
         """Usage from ``start`` to ``end`` (UTC days, inclusive) in day or month buckets,
-        grouped by any of key, team and model; filtered by key, team or model."""
+        grouped by any of key, team and model; filtered by key, team or model. ``teams``: a
+        team-scoped caller's, the only teams whose usage is counted."""
         if start > end:
             raise GatewayError(
                 400, "start must not be after end.", code="invalid_value", param="start"
@@ -260,6 +272,10 @@ class UsageReports:
             items = list(self.store.usage.for_team(team, first, last))
             if "key" in group_by:
                 names = {k.key_id: k.name for k in self.store.keys.list_all()}
+        elif teams is not None:
+            items = [i for t in sorted(teams) for i in self.store.usage.for_team(t, first, last)]
+            if "key" in group_by:
+                names = {k.key_id: k.name for k in self.store.keys.list_all()}
         else:
             keys = list(self.store.keys.list_all())
             names = {k.key_id: k.name for k in keys}
@@ -270,6 +286,8 @@ class UsageReports:
                 items = [item for page in pages for item in page]
         if team is not None:
             items = [i for i in items if i.team_id == team]
+        if teams is not None:
+            items = [i for i in items if i.team_id in teams]
         if model is not None:
             items = [i for i in items if i.model == model]
 

@@ -236,10 +236,19 @@ class DailyUsage(UsageCounts):
 
 
 class AdminRole(StrEnum):
-    """What an admin key may do: ``read_only`` may only read (GET), ``full`` may change."""
+    """What an admin key or IAM principal may do: ``read_only`` and ``full`` over the whole
+    organisation; ``team_viewer`` and ``team_admin`` within their ``teams`` only. Which route
+    each may call: ``groq_gateway/admin/authorization.py`` (docs/admin-api.md#roles)."""
 
     READ_ONLY = "read_only"
     FULL = "full"
+    TEAM_VIEWER = "team_viewer"
+    TEAM_ADMIN = "team_admin"
+
+    @property
+    def is_team_scoped(self) -> bool:
+        """Whether the role holds only for named teams (and needs them)."""
+        return self in (AdminRole.TEAM_VIEWER, AdminRole.TEAM_ADMIN)
 
 
 class AdminKeyStatus(StrEnum):
@@ -258,6 +267,8 @@ class AdminKey(BaseModel):
     key_id: str
     name: str
     role: AdminRole
+    # The teams a team_admin or team_viewer key holds its role for; None for org roles.
+    teams: list[str] | None = None
     description: str = ""
     status: AdminKeyStatus = AdminKeyStatus.ACTIVE
     secret_hash: str
@@ -266,6 +277,23 @@ class AdminKey(BaseModel):
     created_by: str
     created_at: datetime
     updated_at: datetime
+    version: int = 1
+
+
+class IamPrincipalRole(BaseModel):
+    """The admin role a full admin mapped to an IAM principal (``arn``: a user, a role, every
+    session of it, or an account's root), for principals the template's ARN lists do not name.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    arn: str
+    role: AdminRole
+    # The teams of a team_admin or team_viewer mapping; None for org roles.
+    teams: list[str] | None = None
+    updated_at: datetime
+    # The actor id of the admin who set it.
+    updated_by: str
     version: int = 1
 
 
@@ -283,6 +311,8 @@ class AuditAction(StrEnum):
     TEAM_DELETED = "team.deleted"
     ADMIN_KEY_CREATED = "admin_key.created"
     ADMIN_KEY_REVOKED = "admin_key.revoked"
+    IAM_PRINCIPAL_SET = "iam_principal.set"
+    IAM_PRINCIPAL_DELETED = "iam_principal.deleted"
     PRICE_SET = "price.set"
     PRICE_DELETED = "price.deleted"
 
@@ -292,6 +322,7 @@ class AuditTarget(StrEnum):
     TEAM = "team"
     ADMIN_KEY = "admin_key"
     PRICE = "price"  # an operator's price of one model (target id: the model)
+    IAM_PRINCIPAL = "iam_principal"  # an IAM principal's role mapping (target id: its ARN)
 
 
 class AuditEntry(BaseModel):
@@ -313,6 +344,9 @@ class AuditEntry(BaseModel):
     before: dict[str, Any] | None = None
     after: dict[str, Any] | None = None
     source_ip: str | None = None
+    # The teams the change concerns (a team's own id; a key's team before and after): what a
+    # team-scoped admin may read of the log. Empty for entries written before #19.
+    team_ids: list[str] = Field(default_factory=list)
 
     @classmethod
     def new(
@@ -328,8 +362,12 @@ class AuditEntry(BaseModel):
         source_ip: str | None,
         at: datetime,
     ) -> AuditEntry:
-        """An entry with a fresh random id."""
+        """An entry with a fresh random id, and the teams it concerns."""
+        teams = [target_id] if target_type is AuditTarget.TEAM else []
+        if target_type is AuditTarget.API_KEY:
+            teams += [view["team"] for view in (before, after) if view and view.get("team")]
         return cls(
+            team_ids=list(dict.fromkeys(teams)),
             entry_id=uuid.uuid4().hex,
             at=at,
             actor_id=actor_id,

@@ -111,6 +111,8 @@ class AdminKeyResponse(BaseModel):
     name: str
     prefix: str
     role: AdminRole
+    # The teams of a team_admin or team_viewer key; null for full and read_only.
+    teams: list[str] | None = None
     status: AdminKeyStatus
     description: str
     created_by: str

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from groq_gateway.store.audit import AuditStore
     from groq_gateway.store.batches import BatchStore
     from groq_gateway.store.catalog import CatalogStore
+    from groq_gateway.store.iam_principals import IamPrincipalStore
     from groq_gateway.store.notices import NoticeStore
     from groq_gateway.store.prices import PriceStore
     from groq_gateway.store.rollups import RollupStore
@@ -68,6 +69,12 @@ class GatewayStore:
         from groq_gateway.store.admin_keys import AdminKeyStore
 
         return AdminKeyStore(self.table)
+
+    @cached_property
+    def iam_principals(self) -> IamPrincipalStore:
+        from groq_gateway.store.iam_principals import IamPrincipalStore
+
+        return IamPrincipalStore(self.table)
 
     @cached_property
     def rollups(self) -> RollupStore:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from calendar import monthrange
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from datetime import date
 from typing import Any
 
@@ -108,10 +108,12 @@ class AuditStore:
         actor_id: str | None = None,
         action: str | None = None,
         target_id: str | None = None,
+        team_ids: Collection[str] | None = None,
         limit: int = 20,
         cursor: str | None = None,
     ) -> Page[AuditEntry]:
-        """Entries from ``first_day`` to ``last_day`` (UTC, inclusive), newest first.
+        """Entries from ``first_day`` to ``last_day`` (UTC, inclusive), newest first; with
+        ``team_ids``, only those that concern one of these teams (``AuditEntry.team_ids``).
 
         Raises :class:`InvalidCursorError` for a cursor this list did not hand out.
         """
@@ -131,6 +133,11 @@ class AuditStore:
         if target_id is not None:
             filters.append("target_id = :target")
             values[":target"] = target_id
+        if team_ids is not None:
+            wanted = sorted(team_ids) or [""]  # no team: a filter nothing matches
+            values.update({f":team{i}": team for i, team in enumerate(wanted)})
+            any_team = " OR ".join(f"contains(team_ids, :team{i})" for i in range(len(wanted)))
+            filters.append(f"({any_team})")
 
         def query(partition: str, start: dict[str, Any] | None) -> dict[str, Any]:
             on_actor = actor_id is not None

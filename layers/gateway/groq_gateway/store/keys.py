@@ -5,7 +5,7 @@ with their audit entry; the rotation function changes a status with :meth:`KeySt
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -93,8 +93,10 @@ class KeyStore:
         status: KeyStatus | None = None,
         limit: int = 20,
         cursor: str | None = None,
+        team_ids: Collection[str] | None = None,
     ) -> Page[GatewayKey]:
-        """Keys, newest first, optionally only a team's or only those in one status.
+        """Keys, newest first, optionally only a team's (or one of ``team_ids``') or only
+        those in one status.
 
         Raises :class:`InvalidCursorError` for a cursor this list did not hand out.
         """
@@ -104,6 +106,11 @@ class KeyStore:
         if team_id is not None:
             filters.append("team_id = :team")
             values[":team"] = team_id
+        if team_ids is not None:
+            wanted = sorted(team_ids) or [""]  # no team: a filter nothing matches
+            values.update({f":team{i}": team for i, team in enumerate(wanted)})
+            listed = ", ".join(f":team{i}" for i in range(len(wanted)))
+            filters.append(f"team_id IN ({listed})")
         if status is not None:
             filters.append("#status = :status")
             names["#status"] = "status"

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from groq_gateway.admin.dependencies import After, Limit, Reader, Services, Writer, in_thread
+from groq_gateway.admin.dependencies import After, Authorized, Limit, Services, in_thread
 from groq_gateway.admin.errors import NOT_FOUND, WRITE
 from groq_gateway.admin.schemas import (
     AdminKeyList,
@@ -28,7 +28,7 @@ router = APIRouter(prefix="/openai/v1/admin-keys", tags=["admin-keys"])
     summary="Create an admin key, read_only or full (the plaintext is in this answer only)",
 )
 async def create_admin_key(
-    body: CreateAdminKeyRequest, caller: Writer, admin: Services
+    body: CreateAdminKeyRequest, caller: Authorized, admin: Services
 ) -> CreatedAdminKeyResponse:
     key, plaintext = await in_thread(admin.admin_keys.create, body, caller.actor)
     logger.info(
@@ -39,7 +39,7 @@ async def create_admin_key(
 
 @router.get("", response_model=AdminKeyList, summary="List admin keys, newest first")
 async def list_admin_keys(
-    caller: Reader,
+    caller: Authorized,
     admin: Services,
     limit: Limit = 20,
     after: After = None,
@@ -55,7 +55,7 @@ async def list_admin_keys(
     responses=NOT_FOUND,
     summary="Read an admin key",
 )
-async def get_admin_key(key_id: str, caller: Reader, admin: Services) -> AdminKeyResponse:
+async def get_admin_key(key_id: str, caller: Authorized, admin: Services) -> AdminKeyResponse:
     return AdminKeyResponse.of(await in_thread(admin.admin_keys.get, key_id))
 
 
@@ -65,7 +65,7 @@ async def get_admin_key(key_id: str, caller: Reader, admin: Services) -> AdminKe
     responses={**WRITE, **NOT_FOUND},
     summary="Revoke an admin key (it stops working at once)",
 )
-async def revoke_admin_key(key_id: str, caller: Writer, admin: Services) -> AdminKeyResponse:
+async def revoke_admin_key(key_id: str, caller: Authorized, admin: Services) -> AdminKeyResponse:
     key = await in_thread(admin.admin_keys.revoke, key_id, caller.actor)
     logger.info("admin key revoked", extra={"admin_key_id": key_id, "admin": caller.principal.name})
     return AdminKeyResponse.of(key)

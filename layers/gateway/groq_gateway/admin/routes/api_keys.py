@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from groq_gateway.admin.dependencies import After, Limit, Reader, Services, Writer, in_thread
+from groq_gateway.admin.dependencies import After, Authorized, Limit, Services, in_thread
 from groq_gateway.admin.errors import CONFLICT, NOT_FOUND, WRITE, rotation_failed
 from groq_gateway.admin.schemas import (
     CreatedKeyResponse,
@@ -31,15 +31,21 @@ router = APIRouter(prefix="/openai/v1/api-keys", tags=["api-keys"])
     responses={**WRITE, **CONFLICT},
     summary="Create a gateway key (the plaintext is in this answer only)",
 )
-async def create_key(body: CreateKeyRequest, caller: Writer, admin: Services) -> CreatedKeyResponse:
+async def create_key(
+    body: CreateKeyRequest, caller: Authorized, admin: Services
+) -> CreatedKeyResponse:
     key, plaintext = await in_thread(admin.api_keys.create, body, caller.actor)
     logger.info("key created", extra={"key_id": key.key_id, "admin": caller.principal.name})
     return CreatedKeyResponse(**KeyResponse.of(key).model_dump(), key=plaintext)
 
 
-@router.get("", response_model=KeyList, summary="List gateway keys, newest first")
+@router.get(
+    "",
+    response_model=KeyList,
+    summary="List gateway keys, newest first (a team-scoped caller's teams' only)",
+)
 async def list_keys(
-    caller: Reader,
+    caller: Authorized,
     admin: Services,
     limit: Limit = 20,
     after: After = None,
@@ -47,7 +53,12 @@ async def list_keys(
     status: Annotated[KeyStatus | None, Query(description="Only keys in this status.")] = None,
 ) -> KeyList:
     page = await in_thread(
-        admin.api_keys.list_page, team_id=team, status=status, limit=limit, cursor=after
+        admin.api_keys.list_page,
+        team_id=team,
+        team_ids=caller.teams,
+        status=status,
+        limit=limit,
+        cursor=after,
     )
     return KeyList.of_page(page, KeyResponse.of)
 
@@ -58,7 +69,7 @@ async def list_keys(
     responses=NOT_FOUND,
     summary="Read a gateway key (its prefix, never the key)",
 )
-async def get_key(key_id: str, caller: Reader, admin: Services) -> KeyResponse:
+async def get_key(key_id: str, caller: Authorized, admin: Services) -> KeyResponse:
     return KeyResponse.of(await in_thread(admin.api_keys.get, key_id))
 
 
@@ -69,9 +80,9 @@ async def get_key(key_id: str, caller: Reader, admin: Services) -> KeyResponse:
     summary="Change a key's limits, allowlists, team or description; pause or resume it",
 )
 async def update_key(
-    key_id: str, body: UpdateKeyRequest, caller: Writer, admin: Services
+    key_id: str, body: UpdateKeyRequest, caller: Authorized, admin: Services
 ) -> KeyResponse:
-    key = await in_thread(admin.api_keys.update, key_id, body, caller.actor)
+    key = await in_thread(admin.api_keys.update, key_id, body, caller.actor, within=caller.teams)
     logger.info("key updated", extra={"key_id": key_id, "admin": caller.principal.name})
     return KeyResponse.of(key)
 
@@ -82,8 +93,8 @@ async def update_key(
     responses={**WRITE, **NOT_FOUND},
     summary="Revoke a gateway key (for good; revoking twice changes nothing)",
 )
-async def revoke_key(key_id: str, caller: Writer, admin: Services) -> KeyResponse:
-    key = await in_thread(admin.api_keys.revoke, key_id, caller.actor)
+async def revoke_key(key_id: str, caller: Authorized, admin: Services) -> KeyResponse:
+    key = await in_thread(admin.api_keys.revoke, key_id, caller.actor, within=caller.teams)
     logger.info("key revoked", extra={"key_id": key_id, "admin": caller.principal.name})
     return KeyResponse.of(key)
 
@@ -95,7 +106,7 @@ async def revoke_key(key_id: str, caller: Writer, admin: Services) -> KeyRespons
     summary="Rotate a key's secret now (the id, limits and history stay; the old secret "
     "stays valid through its grace period)",
 )
-async def rotate_key(key_id: str, caller: Writer, admin: Services) -> RotatedKeyResponse:
+async def rotate_key(key_id: str, caller: Authorized, admin: Services) -> RotatedKeyResponse:
     try:
         rotation = await in_thread(admin.rotator.rotate, key_id, caller.actor)
     except (RotationError, KeptChangingError) as error:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from groq_gateway.admin.dependencies import After, Limit, Reader, Services, in_thread
+from groq_gateway.admin.dependencies import After, Authorized, Limit, Services, in_thread
 from groq_gateway.admin.schemas import AuditEntryResponse, AuditLogPage
 from groq_gateway.core.errors import GatewayError
 from groq_gateway.core.periods import utcnow
@@ -21,9 +21,13 @@ MAX_AUDIT_DAYS = 3660
 router = APIRouter(prefix="/openai/v1/audit-log", tags=["audit-log"])
 
 
-@router.get("", response_model=AuditLogPage, summary="Admin changes, newest first")
+@router.get(
+    "",
+    response_model=AuditLogPage,
+    summary="Admin changes, newest first (a team-scoped caller: those of its teams)",
+)
 async def audit_log(
-    caller: Reader,
+    caller: Authorized,
     admin: Services,
     limit: Limit = 20,
     after: After = None,
@@ -55,6 +59,7 @@ async def audit_log(
         actor_id=actor,
         action=action,
         target_id=target,
+        team_ids=caller.teams,
         limit=limit,
         cursor=after,
     )

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from groq_gateway.admin.dependencies import After, Limit, Reader, Services, in_thread
+from groq_gateway.admin.dependencies import After, Authorized, Limit, Services, in_thread
 from groq_gateway.core.batches import BatchRecord, BatchState, FilePurpose, FileRecord
 from groq_gateway.core.money import micros_to_usd
 
@@ -112,7 +112,7 @@ class BatchOwnershipList(BaseModel):
 
 @router.get("/files", response_model=FileOwnershipList, summary="Every key's files, newest first")
 async def list_files(
-    caller: Reader, admin: Services, limit: Limit = 20, after: After = None
+    caller: Authorized, admin: Services, limit: Limit = 20, after: After = None
 ) -> FileOwnershipList:
     page = await in_thread(admin.batches.files_page, limit=limit, cursor=after)
     return FileOwnershipList(
@@ -128,7 +128,7 @@ async def list_files(
     summary="Every key's batches, open ones first, newest first",
 )
 async def list_batches(
-    caller: Reader,
+    caller: Authorized,
     admin: Services,
     limit: Limit = 20,
     after: After = None,

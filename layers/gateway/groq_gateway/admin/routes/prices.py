@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path
 from pydantic import BaseModel
 
-from groq_gateway.admin.dependencies import Reader, Services, Writer, in_thread
+from groq_gateway.admin.dependencies import Authorized, Services, in_thread
 from groq_gateway.admin.errors import NOT_FOUND, WRITE
 from groq_gateway.core.observability import logger
 from groq_gateway.core.pricing import (
@@ -80,7 +80,7 @@ class DeletedPriceResponse(BaseModel):
 
 
 @router.get("", response_model=PriceList, summary="List the effective prices and their source")
-async def list_prices(caller: Reader, admin: Services) -> PriceList:
+async def list_prices(caller: Authorized, admin: Services) -> PriceList:
     book, operator = await in_thread(admin.prices.effective)
     fallback = book.fallback_prices()
     return PriceList(
@@ -97,7 +97,7 @@ async def list_prices(caller: Reader, admin: Services) -> PriceList:
     summary="Set a model's price (over the shipped and deployment prices)",
 )
 async def set_price(
-    model: ModelId, body: ModelPrice, caller: Writer, admin: Services
+    model: ModelId, body: ModelPrice, caller: Authorized, admin: Services
 ) -> PriceResponse:
     stored = await in_thread(admin.prices.set, model, body, caller.actor)
     logger.info("price set", extra={"model": model, "admin": caller.principal.name})
@@ -110,7 +110,7 @@ async def set_price(
     responses={**WRITE, **NOT_FOUND},
     summary="Delete a model's operator price (the shipped or deployment price applies again)",
 )
-async def delete_price(model: ModelId, caller: Writer, admin: Services) -> DeletedPriceResponse:
+async def delete_price(model: ModelId, caller: Authorized, admin: Services) -> DeletedPriceResponse:
     effective = await in_thread(admin.prices.delete, model, caller.actor)
     logger.info("price deleted", extra={"model": model, "admin": caller.principal.name})
     return DeletedPriceResponse(

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from groq_gateway.admin.dependencies import Reader, Services, in_thread
+from groq_gateway.admin.dependencies import Authorized, Services, in_thread
 from groq_gateway.admin.errors import NOT_FOUND
 from groq_gateway.admin.schemas import GroupBy, UsageHistory, UsageSummary
 from groq_gateway.core.errors import GatewayError
@@ -35,10 +35,11 @@ def parse_group_by(value: str | None) -> list[GroupBy]:
 @router.get(
     "",
     response_model=UsageSummary,
-    summary="Today and month to date per key, team and organisation, with caps and reset",
+    summary="Today and month to date per key, team and organisation, with caps and reset "
+    "(a team-scoped caller: its teams and their keys only)",
 )
-async def usage_summary(caller: Reader, admin: Services) -> UsageSummary:
-    return await in_thread(admin.usage.summary)
+async def usage_summary(caller: Authorized, admin: Services) -> UsageSummary:
+    return await in_thread(admin.usage.summary, teams=caller.teams)
 
 
 @router.get(
@@ -48,7 +49,7 @@ async def usage_summary(caller: Reader, admin: Services) -> UsageSummary:
     summary="Usage in day or month buckets, grouped by key, team and model",
 )
 async def usage_history(
-    caller: Reader,
+    caller: Authorized,
     admin: Services,
     start: Annotated[date, Query(description="First UTC day (YYYY-MM-DD).")],
     end: Annotated[date | None, Query(description="Last UTC day; default today.")] = None,
@@ -67,4 +68,5 @@ async def usage_history(
         key_id=key_id,
         team=team,
         model=model,
+        teams=caller.teams,
     )

@@ -3,10 +3,11 @@ against the key's team. See docs/architecture.md."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from datetime import datetime
 from typing import Any
 
+from groq_gateway.admin.authorization import check_key_team
 from groq_gateway.admin.errors import unprocessable
 from groq_gateway.admin.schemas import CreateKeyRequest, UpdateKeyRequest
 from groq_gateway.admin.services.common import (
@@ -19,7 +20,14 @@ from groq_gateway.core.audit import Actor, audit_entry
 from groq_gateway.core.errors import GatewayError, no_such_record
 from groq_gateway.core.key_format import GATEWAY_KEY_PREFIX, mint_key
 from groq_gateway.core.periods import utcnow
-from groq_gateway.core.records import AuditAction, GatewayKey, KeyStatus, SecretVersion, Team
+from groq_gateway.core.records import (
+    AdminRole,
+    AuditAction,
+    GatewayKey,
+    KeyStatus,
+    SecretVersion,
+    Team,
+)
 from groq_gateway.store import GatewayStore
 from groq_gateway.store.paging import Page
 
@@ -98,9 +106,18 @@ class ApiKeyService:
         return key
 
     def list_page(
-        self, *, team_id: str | None, status: KeyStatus | None, limit: int, cursor: str | None
+        self,
+        *,
+        team_id: str | None,
+        status: KeyStatus | None,
+        limit: int,
+        cursor: str | None,
+        team_ids: Collection[str] | None = None,
     ) -> Page[GatewayKey]:
-        return self.store.keys.list_page(team_id=team_id, status=status, limit=limit, cursor=cursor)
+        """Keys, newest first: ``team_id``'s, or (``team_ids``) only those of these teams."""
+        return self.store.keys.list_page(
+            team_id=team_id, team_ids=team_ids, status=status, limit=limit, cursor=cursor
+        )
 
     def create(self, request: CreateKeyRequest, actor: Actor) -> tuple[GatewayKey, str]:
         """The new key and its plaintext (the only time it exists outside the caller)."""
@@ -142,12 +159,21 @@ class ApiKeyService:
         # The team changed since it was read: check the key against it again.
         return retry_or_conflict(attempt, "team", request.team)
 
-    def update(self, key_id: str, request: UpdateKeyRequest, actor: Actor) -> GatewayKey:
+    def update(
+        self,
+        key_id: str,
+        request: UpdateKeyRequest,
+        actor: Actor,
+        *,
+        within: frozenset[str] | None = None,
+    ) -> GatewayKey:
+        """Change a key; ``within``: a team-scoped caller's teams, which the key must still be
+        in when it is written (it may have moved since its route's rule was checked)."""
         changes = request.changes()
 
         def attempt() -> GatewayKey:
             now = self._now()
-            key = self.get(key_id)
+            key = self._get_within(key_id, within)
             if key.status is KeyStatus.REVOKED:
                 raise GatewayError(
                     409, f"API key '{key_id}' is revoked and cannot change.", code="key_revoked"
@@ -184,12 +210,15 @@ class ApiKeyService:
 
         return retry_or_conflict(attempt, "API key", key_id)
 
-    def revoke(self, key_id: str, actor: Actor) -> GatewayKey:
-        """Revoke a key for good; revoking a revoked key changes nothing."""
+    def revoke(
+        self, key_id: str, actor: Actor, *, within: frozenset[str] | None = None
+    ) -> GatewayKey:
+        """Revoke a key for good; revoking a revoked key changes nothing. ``within``: as for
+        :meth:`update`."""
 
         def attempt() -> GatewayKey:
             now = self._now()
-            key = self.get(key_id)
+            key = self._get_within(key_id, within)
             if key.status is KeyStatus.REVOKED:
                 return key
             revoked = key.model_copy(
@@ -210,6 +239,12 @@ class ApiKeyService:
             return revoked
 
         return retry_or_conflict(attempt, "API key", key_id)
+
+    def _get_within(self, key_id: str, teams: frozenset[str] | None) -> GatewayKey:
+        key = self.get(key_id)
+        if teams is not None:
+            check_key_team(key.key_id, key.team_id, AdminRole.TEAM_ADMIN, teams)
+        return key
 
     def _team_of_key(self, team_id: str | None) -> Team | None:
         if team_id is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date
 
 from groq_gateway.core.errors import GatewayError
@@ -23,6 +24,7 @@ class AuditLogService:
         action: AuditAction | None,
         target_id: str | None,
         limit: int,
+        team_ids: Collection[str] | None = None,
         cursor: str | None,
     ) -> Page[AuditEntry]:
         if first_day > last_day:
@@ -35,6 +37,7 @@ class AuditLogService:
             actor_id=actor_id,
             action=None if action is None else action.value,
             target_id=target_id,
+            team_ids=team_ids,
             limit=limit,
             cursor=cursor,
         )

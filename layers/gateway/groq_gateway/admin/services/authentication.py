@@ -41,4 +41,7 @@ class AuthenticationService:
         presented = hash_secret(parsed.key_id, parsed.secret)
         if not hmac.compare_digest(presented, key.secret_hash):
             return None
-        return AdminPrincipal(key.key_id, key.name, key.role)
+        teams = frozenset(key.teams) if key.role.is_team_scoped and key.teams else None
+        if key.role.is_team_scoped and teams is None:
+            return None  # a team role without teams holds no rights
+        return AdminPrincipal(key.key_id, key.name, key.role, teams)

@@ -43,8 +43,14 @@ class TeamService:
             raise no_such_record("team", team_id)
         return team
 
-    def list_page(self, *, limit: int, cursor: str | None) -> Page[Team]:
-        return self.store.teams.list_page(limit=limit, cursor=cursor)
+    def list_page(
+        self, *, limit: int, cursor: str | None, only: frozenset[str] | None = None
+    ) -> Page[Team]:
+        """Teams by id; ``only``: just these (a team-scoped caller's, at most 20: one page)."""
+        if only is None:
+            return self.store.teams.list_page(limit=limit, cursor=cursor)
+        found = (self.store.teams.get(team_id) for team_id in sorted(only))
+        return Page([team for team in found if team is not None], None)
 
     def create(self, request: CreateTeamRequest, actor: Actor) -> Team:
         now = self._now()
