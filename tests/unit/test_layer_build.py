@@ -112,6 +112,7 @@ def test_the_layer_holds_the_runtime_package_whole_and_no_developer_tools(site: 
 
     shipped = files(site / "groq_gateway")
     assert "proxy/app.py" in shipped
+    assert "admin/console/index.html" in shipped  # the console's files (docs/console.md)
     assert shipped == files(LAYER / "groq_gateway")  # copied as it is: nothing added or deleted
     assert not (site / "groq_gateway_dev").exists()
 

@@ -79,10 +79,20 @@ async function signIn(key) {
   session = { me, can: abilities(me) };
   $("sign-in").hidden = true;
   const scope = session.can.org ? "organisation" : `teams: ${me.teams.join(", ")}`;
-  $("who").textContent = `${me.actor} · ${me.role} (${scope})`;
+  $("who").textContent = `${me.name ?? me.actor} · ${me.role} (${scope})`;
   $("who").hidden = $("sign-out").hidden = false;
   show($("nav"), PAGES.filter(([, , , allowed]) => allowed(session.can)).map(([id, label]) =>
-    el("a", { href: `#${id}`, "data-page": id, text: label })));
+    el("a", {
+      href: `#${id}`,
+      "data-page": id,
+      text: label,
+      onclick: (event) => {
+        if (location.hash === `#${id}`) {
+          event.preventDefault();
+          route(); // the page again: fresh figures
+        }
+      },
+    })));
   $("nav").hidden = false;
   route();
 }

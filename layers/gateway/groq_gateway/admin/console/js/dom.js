@@ -30,14 +30,18 @@ export function table(columns, rows, { caption, empty = "Nothing yet." } = {}) {
       "table", {},
       caption ? el("caption", { text: caption }) : null,
       el("thead", {}, el("tr", {}, columns.map(([heading]) => el("th", { scope: "col", text: heading })))),
-      el("tbody", {}, rows.map((row) => el("tr", {}, columns.map(([, cell]) => el("td", {}, cell(row) ?? ""))))),
+      el("tbody", {}, rows.map((row) => el("tr", {}, columns.map(([heading, cell]) =>
+        el("td", { "data-label": heading || null }, cell(row) ?? ""))))),
     ),
   );
 }
 
-/** A labelled form field; `options` makes it a select. */
+let fields = 0;
+
+/** A labelled form field (ids unique on the page); `options` makes it a select. */
 export function field(label, name, { type = "text", value = "", options, required, hint, ...rest } = {}) {
-  const id = `field-${name}`;
+  fields += 1;
+  const id = `field-${name}-${fields}`;
   const control = options
     ? el("select", { id, name, ...rest }, options.map(([v, text]) => el("option", { value: v, selected: v === value, text })))
     : el("input", { id, name, type, value, required, ...rest });

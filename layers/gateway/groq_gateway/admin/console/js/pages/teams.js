@@ -22,7 +22,7 @@ export async function render(container, { can, busy }) {
       "form", { class: "card", "aria-labelledby": "team-form-title" },
       el("h2", { id: "team-form-title", text: editing ? `Change team ${team.id}` : "Create a team" }),
       el("div", { class: "fields" },
-        editing ? null : field("Id (lowercase letters, digits, dashes)", "id", { required: true, pattern: "[a-z0-9][a-z0-9-]{0,62}" }),
+        editing ? null : field("Id (lowercase letters, digits, dashes)", "id", { required: true, pattern: "[a-z0-9][a-z0-9\\-]{0,62}" }),
         field("Description", "description", { value: team?.description ?? "" }),
         field("Models (comma-separated; empty: every model)", "models", { value: team?.allowed_models?.join(", ") ?? "" }),
         field("Aliases (requested=forwarded, comma-separated)", "aliases",
