@@ -15,7 +15,16 @@ from collections.abc import Callable
 
 import httpx
 
-from groq_gateway_dev.cli import admin_keys, keys, prices, reports, smoke, teams, upstream
+from groq_gateway_dev.cli import (
+    admin_keys,
+    iam_principals,
+    keys,
+    prices,
+    reports,
+    smoke,
+    teams,
+    upstream,
+)
 from groq_gateway_dev.cli.arguments import ADMIN_KEY_VARIABLE, URL_VARIABLE, connection_options
 from groq_gateway_dev.cli.client import AdminAuth, AdminClient, AdminKeyAuth, CliError, IamAuth
 from groq_gateway_dev.cli.output import say
@@ -52,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     teams.add_commands(commands, common)
     reports.add_commands(commands, common)
     admin_keys.add_commands(commands, common)
+    iam_principals.add_commands(commands, common)
     prices.add_commands(commands, common)
     smoke.add_commands(commands, common)
     return parser

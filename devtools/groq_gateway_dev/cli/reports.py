@@ -93,9 +93,9 @@ def show_usage(args: argparse.Namespace, client: AdminClient) -> int:
     if teams and args.key_id is None:
         say()
         say(table(["TEAM", *headers[3:]], [[r["team"], *_figures(r)] for r in teams]))
-    if args.team is None and args.key_id is None:
+    org = summary["organization"]  # null for a team-scoped caller
+    if args.team is None and args.key_id is None and org is not None:
         say()
-        org = summary["organization"]
         say(table(["ORGANISATION", *headers[3:]], [["all keys", *_figures(org)]]))
     return 0
 
