@@ -168,7 +168,7 @@ def test_admin_keys_and_their_roles(dev_gateway: DevGateway) -> None:
     )
     assert cli(dev_gateway, "keys", "list", admin_key=reader["key"]).returncode == 0
     refused = cli(dev_gateway, "keys", "create", "x", admin_key=reader["key"], ok=False)
-    assert_one_line_error(refused, "read-only", "HTTP 403")
+    assert_one_line_error(refused, "needs the role full", "this caller is read_only", "HTTP 403")
     listed = cli(dev_gateway, "admin-keys", "list").stdout
     assert "dashboards" in listed
     assert reader["key"] not in listed
