@@ -56,9 +56,11 @@ def page(browser: Browser) -> Iterator[Page]:
 
 
 def sign_in(page: Page, gateway: DevGateway, key: str) -> None:
+    """With the keyboard alone: the key field has the focus, Enter signs in."""
     page.goto(f"{gateway.base_url}/console/")
-    page.get_by_label("Admin key").fill(key)
-    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_label("Admin key")).to_be_focused()
+    page.keyboard.type(key)
+    page.keyboard.press("Enter")
     expect(page.locator("#who")).to_be_visible()
     expect(page.locator("#status")).to_be_empty()
 
@@ -188,6 +190,26 @@ def test_the_console_from_sign_in_to_a_team_admin(
         )
         assert api.get(f"/api-keys/{key_id}").json()["status"] == "paused"
         shoot(page, "keys")
+
+        # Rotate the other key (the new secret once, the old one's grace), then revoke it after
+        # a confirmation that can be cancelled.
+        page.get_by_role("button", name="Rotate other-app").click()
+        page.get_by_role("dialog").get_by_role("button", name="Rotate").click()
+        rotated = page.locator(".secret-panel")
+        expect(rotated).to_contain_text("New secret of other-app")
+        expect(rotated).to_contain_text("works until")
+        new_secret = rotated.locator("[data-secret]").inner_text()
+        SCAN.known.add(new_secret)
+        assert new_secret != other["key"]
+        assert new_secret.startswith(f"ggw_{other['id']}_")
+        page.get_by_role("button", name="Revoke other-app").click()
+        page.keyboard.press("Escape")  # cancelled: nothing happens
+        expect(page.get_by_role("dialog")).to_have_count(0)
+        assert api.get(f"/api-keys/{other['id']}").json()["status"] == "active"
+        page.get_by_role("button", name="Revoke other-app").click()
+        page.get_by_role("dialog").get_by_role("button", name="Revoke for good").click()
+        expect(page.get_by_role("row").filter(has_text="other-app")).to_contain_text("revoked")
+        assert api.get(f"/api-keys/{other['id']}").json()["status"] == "revoked"
         go(page, "Audit log")
         expect(page.get_by_role("row").filter(has_text="api_key.updated").first).to_contain_text(
             key_id

@@ -17,7 +17,7 @@ function meter(label, spent, budget) {
     budget
       ? [
           el("progress", { max: 1, value: share, "aria-label": `${label}: ${Math.round(share * 100)} % of the budget` }),
-          el("p", { text: `of ${usd(budget.monthly_budget_usd)} this month (committed ${usd(budget.committed_usd)}, resets ${when(budget.resets_at)})` }),
+          el("p", { text: `${Math.round((spent / budget.monthly_budget_usd) * 100)} % of ${usd(budget.monthly_budget_usd)} this month (committed ${usd(budget.committed_usd)}, resets ${when(budget.resets_at)})` }),
         ]
       : el("p", { text: "No monthly budget." }),
   );
