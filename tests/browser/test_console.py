@@ -267,3 +267,16 @@ def test_the_console_from_sign_in_to_a_team_admin(
     page.set_viewport_size(PHONE)
     go(page, "Keys")
     shoot(page, "keys-phone")
+
+    # A team viewer of the same team reads the keys but is offered no change at all.
+    with admin_api(gateway) as api:
+        viewer = api.post(
+            "/admin-keys", json={"name": "team-viewer", "role": "team_viewer", "teams": [TEAM]}
+        ).json()
+    SCAN.known.add(viewer["key"])
+    page.get_by_role("button", name="Sign out").click()
+    sign_in(page, gateway, viewer["key"])
+    go(page, "Keys")
+    expect(page.get_by_role("row").filter(has_text="console-app")).to_be_visible()
+    expect(page.locator("main button:not([type=submit])")).to_have_count(0)
+    expect(page.get_by_role("heading", name="Create a key")).to_have_count(0)
