@@ -6,17 +6,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from groq_gateway.core.pricing import OperatorPrice
 from groq_gateway.core.records import (
     AdminKey,
     AuditAction,
     AuditEntry,
     AuditTarget,
     GatewayKey,
+    IamPrincipalRole,
     Team,
 )
 from groq_gateway.core.views import AdminKeyResponse, KeyResponse, TeamResponse
 
-Audited = GatewayKey | Team | AdminKey
+Audited = GatewayKey | Team | AdminKey | OperatorPrice | IamPrincipalRole
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,10 @@ def _target(record: Audited) -> tuple[AuditTarget, str]:
         return AuditTarget.API_KEY, record.key_id
     if isinstance(record, Team):
         return AuditTarget.TEAM, record.team_id
+    if isinstance(record, OperatorPrice):
+        return AuditTarget.PRICE, record.model
+    if isinstance(record, IamPrincipalRole):
+        return AuditTarget.IAM_PRINCIPAL, record.arn
     return AuditTarget.ADMIN_KEY, record.key_id
 
 
@@ -40,6 +46,10 @@ def _view(record: Audited | None) -> dict[str, Any] | None:
     """The record as the admin API shows it."""
     if record is None:
         return None
+    if isinstance(record, OperatorPrice):
+        return record.model_dump(mode="json", exclude_none=True)
+    if isinstance(record, IamPrincipalRole):
+        return record.model_dump(mode="json", exclude={"version"})
     view: KeyResponse | TeamResponse | AdminKeyResponse
     if isinstance(record, GatewayKey):
         view = KeyResponse.of(record)

@@ -16,24 +16,17 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
 
 from groq_gateway.admin.errors import unprocessable
 from groq_gateway.admin.iam import is_principal_arn, principal_matches
 from groq_gateway.admin.schemas import SetIamPrincipalRequest
 from groq_gateway.admin.services.common import retry_or_conflict
 from groq_gateway.admin.services.team_grants import granted_teams_unchanged
-from groq_gateway.core.audit import Actor
+from groq_gateway.core.audit import Actor, audit_entry
 from groq_gateway.core.errors import GatewayError
 from groq_gateway.core.periods import utcnow
-from groq_gateway.core.records import AuditAction, AuditEntry, AuditTarget, IamPrincipalRole
+from groq_gateway.core.records import AuditAction, IamPrincipalRole
 from groq_gateway.store import GatewayStore
-
-
-def _audited(principal: IamPrincipalRole | None) -> dict[str, Any] | None:
-    if principal is None:
-        return None
-    return principal.model_dump(mode="json", exclude={"version"})
 
 
 def _specificity(entry: str, arn: str) -> int:
@@ -111,7 +104,9 @@ class IamPrincipalService:
                 updated_by=actor.actor_id,
                 version=1 if before is None else before.version + 1,
             )
-            entry = self._entry(actor, AuditAction.IAM_PRINCIPAL_SET, arn, before, after, now)
+            entry = audit_entry(
+                actor, AuditAction.IAM_PRINCIPAL_SET, before=before, after=after, at=now
+            )
             writes = [self.store.iam_principals.put(after, replacing=before), *team_checks]
             self.store.audit.commit(entry, writes)
             return after
@@ -131,7 +126,9 @@ class IamPrincipalService:
                 raise GatewayError(
                     404, f"No role is mapped to IAM principal '{arn}'.", code="not_found"
                 )
-            entry = self._entry(actor, AuditAction.IAM_PRINCIPAL_DELETED, arn, before, None, now)
+            entry = audit_entry(
+                actor, AuditAction.IAM_PRINCIPAL_DELETED, before=before, after=None, at=now
+            )
             self.store.audit.commit(entry, [self.store.iam_principals.delete(before)])
             return before
 
@@ -143,24 +140,3 @@ class IamPrincipalService:
         """This instance sees its own changes at once."""
         with self._lock:
             self._cached = None
-
-    @staticmethod
-    def _entry(
-        actor: Actor,
-        action: AuditAction,
-        arn: str,
-        before: IamPrincipalRole | None,
-        after: IamPrincipalRole | None,
-        at: datetime,
-    ) -> AuditEntry:
-        return AuditEntry.new(
-            actor_id=actor.actor_id,
-            actor_name=actor.name,
-            action=action,
-            target_type=AuditTarget.IAM_PRINCIPAL,
-            target_id=arn,
-            before=_audited(before),
-            after=_audited(after),
-            source_ip=actor.source_ip,
-            at=at,
-        )

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 from groq_gateway.admin.services.common import retry_or_conflict
-from groq_gateway.core.audit import Actor
+from groq_gateway.core.audit import Actor, audit_entry
 from groq_gateway.core.errors import GatewayError
 from groq_gateway.core.periods import utcnow
 from groq_gateway.core.pricing import (
@@ -19,12 +18,8 @@ from groq_gateway.core.pricing import (
     PriceBook,
     PriceKind,
 )
-from groq_gateway.core.records import AuditAction, AuditEntry, AuditTarget
+from groq_gateway.core.records import AuditAction
 from groq_gateway.store import GatewayStore
-
-
-def _audited(price: OperatorPrice | None) -> dict[str, Any] | None:
-    return None if price is None else price.model_dump(mode="json", exclude_none=True)
 
 
 class PriceService:
@@ -68,7 +63,7 @@ class PriceService:
             if before is not None and before.price == price:
                 return before
             after = OperatorPrice(model=model, price=price, updated_at=now, updated_by=actor.name)
-            entry = self._entry(actor, AuditAction.PRICE_SET, model, before, after, now)
+            entry = audit_entry(actor, AuditAction.PRICE_SET, before=before, after=after, at=now)
             self.store.audit.commit(entry, [self.store.prices.put(after, replacing=before)])
             return after
 
@@ -83,7 +78,7 @@ class PriceService:
             before = self.store.prices.get(model)
             if before is None:
                 raise no_operator_price(model)
-            entry = self._entry(actor, AuditAction.PRICE_DELETED, model, before, None, now)
+            entry = audit_entry(actor, AuditAction.PRICE_DELETED, before=before, after=None, at=now)
             self.store.audit.commit(entry, [self.store.prices.delete(before)])
 
         retry_or_conflict(attempt, "price of model", model)
@@ -91,27 +86,6 @@ class PriceService:
         if fallback is None:
             return None
         return EffectivePrice(model, fallback, self.deployment.sources[model])
-
-    @staticmethod
-    def _entry(
-        actor: Actor,
-        action: AuditAction,
-        model: str,
-        before: OperatorPrice | None,
-        after: OperatorPrice | None,
-        at: datetime,
-    ) -> AuditEntry:
-        return AuditEntry.new(
-            actor_id=actor.actor_id,
-            actor_name=actor.name,
-            action=action,
-            target_type=AuditTarget.PRICE,
-            target_id=model,
-            before=_audited(before),
-            after=_audited(after),
-            source_ip=actor.source_ip,
-            at=at,
-        )
 
 
 def no_operator_price(model: str) -> GatewayError:
