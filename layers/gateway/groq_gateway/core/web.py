@@ -53,14 +53,19 @@ EXCEPTION_HANDLERS = {
 
 
 def client_ip(headers: Mapping[str, str], peer: str | None) -> str | None:
-    """The caller's address: API Gateway's ``sourceIp`` when the Lambda Web Adapter passes
-    the request context along, else the TCP peer (local runs)."""
+    """The caller's address from the request context the Lambda Web Adapter passes along (it
+    sets x-amzn-request-context itself): API Gateway REST's ``identity.sourceIp`` (payload 1.0)
+    or a function URL's ``http.sourceIp`` (payload 2.0); else the TCP peer (local runs)."""
     context = headers.get("x-amzn-request-context")
     if context:
         try:
-            source = json.loads(context).get("identity", {}).get("sourceIp")
-        except (json.JSONDecodeError, AttributeError):
-            source = None
-        if isinstance(source, str) and source:
-            return source
+            parsed = json.loads(context)
+        except json.JSONDecodeError:
+            parsed = None
+        if isinstance(parsed, dict):
+            for part in ("identity", "http"):
+                section = parsed.get(part)
+                source = section.get("sourceIp") if isinstance(section, dict) else None
+                if isinstance(source, str) and source:
+                    return source
     return peer
