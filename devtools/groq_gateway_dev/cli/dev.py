@@ -1,19 +1,23 @@
-"""``groq-gateway dev``: the whole gateway on one port, with local AWS and an optional simulator.
+"""``groq-gateway dev``: the whole gateway on one port, with local AWS and an optional simulator;
+with ``--front-door function-url`` the proxy also on a second port, as its function URL.
 See docs/architecture.md#the-local-run-groq-gateway-dev.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import secrets
 import signal
 import sys
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import uvicorn
 
+from groq_gateway_dev.devserver.function_url import FunctionUrlDoor
 from groq_gateway_dev.devserver.functions import load_handler, load_web_app
 from groq_gateway_dev.devserver.iam import LOCAL_IAM
 from groq_gateway_dev.devserver.local_aws import (
@@ -30,11 +34,24 @@ from groq_gateway_dev.devserver.template import ApiRoute, TemplateModel, find_te
 
 UPSTREAM_SECRET = "UpstreamKeySecret"  # noqa: S105 - a logical id, not a secret
 ADMIN_SECRET = "AdminKeySecret"  # noqa: S105 - a logical id, not a secret
+API_GATEWAY, FUNCTION_URL = "api-gateway", "function-url"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=3000)
+    parser.add_argument(
+        "--front-door",
+        choices=[API_GATEWAY, FUNCTION_URL],
+        default=API_GATEWAY,
+        help="the template's ProxyFrontDoor: function-url also serves the proxy as its "
+        "function URL on --function-url-port (the admin API stays on --port)",
+    )
+    parser.add_argument(
+        "--function-url-port",
+        type=int,
+        help="the proxy's function URL port with --front-door function-url (default: --port + 1)",
+    )
     upstream = parser.add_mutually_exclusive_group()
     upstream.add_argument(
         "--simulate", action="store_true", help="use the built-in Groq simulator upstream"
@@ -88,6 +105,10 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     template = TemplateModel.load(args.template or find_template())
     admin_key = args.admin_key or f"ggwlocal-{secrets.token_urlsafe(24)}"
+    function_urls = template.function_urls()
+    if args.front_door == FUNCTION_URL and len(function_urls) != 1:
+        print("groq-gateway dev: the template has no single AWS::Lambda::Url", file=sys.stderr)
+        return 2
     if not args.simulate and not args.upstream_url:
         if not args.upstream_key:
             print(
@@ -142,10 +163,11 @@ def _run(args: argparse.Namespace) -> int:
         os.environ["UPSTREAM_BASE_URL"] = upstream_url
 
         routes: list[tuple[ApiRoute, ASGIApp]] = []
+        web_apps: dict[str, ASGIApp] = {}
         jobs: list[ScheduledJob] = []
         for function in template.functions():
             if function.is_web_app:
-                app = load_web_app(function)
+                app = web_apps[function.logical_id] = load_web_app(function)
                 routes += [(route, app) for route in function.routes]
             for schedule in function.schedules:
                 interval = rate_seconds(schedule.expression)
@@ -162,26 +184,64 @@ def _run(args: argparse.Namespace) -> int:
         stack.callback(scheduler.stop)
 
         base = f"http://{args.host}:{args.port}"
-        print(banner(base, admin_key, upstream_url, args.simulate, endpoint), flush=True)
-        server = uvicorn.Server(
-            uvicorn.Config(
-                ApiRouter(routes, iam=LOCAL_IAM),
-                host=args.host,
-                port=args.port,
-                lifespan="on",
-                log_level="warning",
-                timeout_graceful_shutdown=5,
-            )
+        server = uvicorn.Server(_config(ApiRouter(routes, iam=LOCAL_IAM), args.host, args.port))
+        if args.front_door == API_GATEWAY:
+            print(banner(base, admin_key, upstream_url, args.simulate, endpoint), flush=True)
+            server.run()
+            return 0
+        (url,) = function_urls
+        port = args.function_url_port or args.port + 1
+        proxy_base = f"http://{args.host}:{port}"
+        door = FunctionUrlDoor(web_apps[url.function], domain=f"{args.host}:{port}")
+        print(
+            banner(base, admin_key, upstream_url, args.simulate, endpoint, proxy_base=proxy_base),
+            flush=True,
         )
-        server.run()
+        asyncio.run(_serve_both(server, _SecondServer(_config(door, args.host, port))))
     return 0
 
 
-def banner(base: str, admin_key: str, upstream: str, simulated: bool, endpoint: str) -> str:
+def _config(app: ASGIApp, host: str, port: int) -> uvicorn.Config:
+    return uvicorn.Config(
+        app, host=host, port=port, lifespan="on", log_level="warning", timeout_graceful_shutdown=5
+    )
+
+
+class _SecondServer(uvicorn.Server):
+    """A server that leaves the signals to the first one, which stops it when it stops."""
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def _serve_both(first: uvicorn.Server, second: uvicorn.Server) -> None:
+    serving = asyncio.create_task(second.serve())
+    try:
+        await first.serve()
+    finally:
+        second.should_exit = True
+        await serving
+
+
+def banner(
+    base: str,
+    admin_key: str,
+    upstream: str,
+    simulated: bool,
+    endpoint: str,
+    *,
+    proxy_base: str | None = None,
+) -> str:
+    """What the user needs first; ``proxy_base`` is the proxy's function URL, if served."""
     source = f"the built-in Groq simulator at {upstream}" if simulated else upstream
+    proxy = proxy_base or base
+    door = (
+        f"\nProxy function URL: {proxy_base}/   (front door: function-url)\n" if proxy_base else ""
+    )
     return f"""
 Groq gateway running on {base}   (upstream: {source}; local AWS: {endpoint})
-
+{door}
 Admin key: {admin_key}
 The admin API with IAM (SigV4) instead, as {LOCAL_IAM.user_arn} (the local credentials):
   AWS_ACCESS_KEY_ID={LOCAL_IAM.access_key_id} AWS_SECRET_ACCESS_KEY={LOCAL_IAM.secret_access_key} \\
@@ -192,5 +252,5 @@ Create a gateway key:
     -H "Authorization: Bearer {admin_key}" -H "Content-Type: application/json" \\
     -d '{{"name": "chatbot-prod", "allowed_models": ["openai/gpt-oss-20b"]}}'
 
-Then point the openai SDK at {base}/openai/v1 (or the groq SDK at {base}) with that key.
+Then point the openai SDK at {proxy}/openai/v1 (or the groq SDK at {proxy}) with that key.
 """

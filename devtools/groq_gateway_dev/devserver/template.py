@@ -88,6 +88,16 @@ class FunctionSpec:
 
 
 @dataclass(frozen=True)
+class FunctionUrlSpec:
+    """One ``AWS::Lambda::Url``: the function (logical id) it invokes and how."""
+
+    logical_id: str
+    function: str  # the target function's logical id
+    invoke_mode: str  # BUFFERED or RESPONSE_STREAM
+    auth_type: str  # NONE or AWS_IAM
+
+
+@dataclass(frozen=True)
 class SecretSpec:
     logical_id: str
     initial: dict[str, Any] | None  # from SecretString
@@ -169,6 +179,24 @@ class TemplateModel:
                     routes=tuple(routes),
                     schedules=tuple(schedules),
                     environment=env,
+                )
+            )
+        return specs
+
+    def function_urls(self) -> list[FunctionUrlSpec]:
+        """Every ``AWS::Lambda::Url`` (whatever its Condition: the local run serves the shape
+        it is asked for) with the function it targets."""
+        specs = []
+        for logical_id, props in self.of_type("AWS::Lambda::Url").items():
+            target = props.get("TargetFunctionArn")
+            if not (isinstance(target, dict) and set(target) == {"Ref"}):
+                raise ValueError(f"{logical_id}: TargetFunctionArn must be a Ref to a function")
+            specs.append(
+                FunctionUrlSpec(
+                    logical_id=logical_id,
+                    function=target["Ref"],
+                    invoke_mode=props.get("InvokeMode", "BUFFERED"),
+                    auth_type=props["AuthType"],
                 )
             )
         return specs
