@@ -248,7 +248,9 @@ def peak_rss_mb(pid: int) -> float:
 
 
 def log_bytes(path: Path, offset: int) -> dict[str, int]:
-    """Bytes a proxy wrote to stdout since ``offset``: EMF metric documents and log lines."""
+    """Bytes a proxy wrote to stdout since ``offset``: ``emf``, the lines holding an EMF
+    document (a request's one line: its metrics and its log fields, proxy/telemetry.py), and
+    ``log``, every other line (warnings, errors)."""
     sizes = {"emf": 0, "log": 0}
     with path.open("rb") as stream:
         stream.seek(offset)
@@ -258,12 +260,13 @@ def log_bytes(path: Path, offset: int) -> dict[str, int]:
 
 
 def logged_values(path: Path, offset: int, field: str) -> list[float]:
-    """``field`` of each request log line a proxy wrote to stdout since ``offset``."""
+    """``field`` of each request line a proxy wrote to stdout since ``offset`` (the EMF
+    document that carries the request's log fields)."""
     values = []
     with path.open("rb") as stream:
         stream.seek(offset)
         for line in stream:
-            if b'"_aws"' in line or field.encode() not in line:
+            if b'"_aws"' not in line or f'"{field}"'.encode() not in line:
                 continue
             value = json.loads(line).get(field)
             if isinstance(value, int | float):

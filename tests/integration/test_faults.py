@@ -20,7 +20,7 @@ from groq_gateway.store import GatewayStore
 from groq_gateway_dev.devserver.local_aws import free_port
 from tests.integration.conftest import LocalGateway, gateway_settings
 from tests.integration.test_proxy_limits_and_metering import CHAT, add_key, auth, chat, today
-from tests.integration.test_usage_poller import emitted
+from tests.integration.test_usage_poller import emf_documents, emitted
 from tests.reliability_report import RELIABILITY
 
 pytestmark = pytest.mark.anyio
@@ -173,7 +173,7 @@ class _BrokenTransport(httpx.AsyncBaseTransport):
 
 
 async def test_an_unhandled_exception_is_a_500_counted_by_the_5xx_alarm(
-    gateway: LocalGateway, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+    gateway: LocalGateway, capsys: pytest.CaptureFixture[str]
 ) -> None:
     key, plaintext = add_key(gateway, monthly_budget_usd=1)
     app = create_proxy_app(gateway.settings, upstream_transport=_BrokenTransport())
@@ -187,10 +187,12 @@ async def test_an_unhandled_exception_is_a_500_counted_by_the_5xx_alarm(
         )
     assert response.status_code == 500
     assert response.json()["error"]["type"] == "api_error"
-    [logged] = [record for record in caplog.records if record.getMessage() == "request"]
-    assert (logged.status, logged.key_id) == (500, key.key_id)  # type: ignore[attr-defined]
-    assert logged.error_type == "RuntimeError"  # type: ignore[attr-defined]
-    metrics = emitted(capsys.readouterr().out)
+    output = capsys.readouterr().out
+    # The request's one line: its metrics and its log fields.
+    [logged] = [document for document in emf_documents(output) if "Requests" in document]
+    assert (logged["status"], logged["key_id"]) == (500, key.key_id)
+    assert logged["error_type"] == "RuntimeError"
+    metrics = emitted(output)
     # What Proxy5xxAlarm (template.yaml) divides: Gateway5xx by Requests, dimension service.
     assert metrics[("Gateway5xx", ())] == 1
     assert metrics[("Requests", ())] == 1

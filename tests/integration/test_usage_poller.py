@@ -195,12 +195,14 @@ def emitted(output: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]
     values: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
     for document in emf_documents(output):
         for directive in document["_aws"]["CloudWatchMetrics"]:
-            dimensions = directive["Dimensions"][0]
-            extra = tuple(sorted((d, document[d]) for d in dimensions if d != "service"))
-            for metric in directive["Metrics"]:
-                value = document[metric["Name"]]
-                values[(metric["Name"], extra)] = value[-1] if isinstance(value, list) else value
-                assert series_of(metric["Name"], dimensions) is not None, metric["Name"]
+            for dimensions in directive["Dimensions"]:
+                extra = tuple(sorted((d, document[d]) for d in dimensions if d != "service"))
+                for metric in directive["Metrics"]:
+                    value = document[metric["Name"]]
+                    values[(metric["Name"], extra)] = (
+                        value[-1] if isinstance(value, list) else value
+                    )
+                    assert series_of(metric["Name"], dimensions) is not None, metric["Name"]
     return values
 
 

@@ -289,7 +289,26 @@ def test_the_code_emits_metrics_only_by_catalogued_names() -> None:
             continue
         name = keyword(call, "name")
         assert enum_member(name, "Dimension") in Dimension.__members__, f"{path.name}:{call.lineno}"
+    # The proxy writes its EMF document itself: each MetricDefinition names a member, literally
+    # or through a variable (what it emits is checked by test_the_proxy_emits_exactly_...).
+    for path, definition in metric_definitions():
+        keys = [key.value if isinstance(key, ast.Constant) else None for key in definition.keys]
+        value = definition.values[keys.index("Name")]
+        if isinstance(value, ast.Name):
+            continue
+        assert enum_member(value, "MetricName") in MetricName.__members__, f"{path.name}"
+        found += 1
     assert found >= 10
+
+
+def metric_definitions() -> Iterator[tuple[Path, ast.Dict]]:
+    """``{"Name": ...}`` literals: EMF MetricDefinitions written by hand."""
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Dict) and any(
+                isinstance(key, ast.Constant) and key.value == "Name" for key in node.keys
+            ):
+                yield path, node
 
 
 def test_every_catalogued_metric_is_emitted_somewhere() -> None:
@@ -315,9 +334,11 @@ def emf(output: str) -> set[tuple[str, frozenset[str], str]]:
             continue
         document = json.loads(line)
         for directive in document["_aws"]["CloudWatchMetrics"]:
-            dimensions = frozenset(directive["Dimensions"][0])
-            for metric in directive["Metrics"]:
-                found.add((metric["Name"], dimensions, metric["Unit"]))
+            for dimension_set in directive["Dimensions"]:
+                for metric in directive["Metrics"]:
+                    # EMF's default unit is "None".
+                    unit = metric.get("Unit", "None")
+                    found.add((metric["Name"], frozenset(dimension_set), unit))
     return found
 
 
@@ -351,6 +372,9 @@ def test_the_proxy_emits_exactly_its_catalogued_series(capsys: pytest.CaptureFix
         total_ms=43.5,
     ).publish()
     RequestTelemetry(path="/openai/v1/models", status=401, rejection="invalid_api_key").publish()
+    RequestTelemetry(  # the counters the alarms read appear only when not zero
+        path="/openai/v1/chat/completions", status=503, upstream_429=1, upstream_5xx=1
+    ).publish()
     assert emf(capsys.readouterr().out) == catalogued("proxy/telemetry.py")
 
 

@@ -87,12 +87,8 @@ _SERVICE: Final = frozenset({Dimension.SERVICE})
 _BY_MODEL: Final = frozenset({Dimension.SERVICE, Dimension.MODEL})
 _BY_REASON: Final = frozenset({Dimension.SERVICE, Dimension.REASON})
 _BY_TEAM: Final = frozenset({Dimension.SERVICE, Dimension.TEAM})
-_COUNT, _NONE, _MS, _PERCENT = (
-    MetricUnit.Count,
-    MetricUnit.NoUnit,
-    MetricUnit.Milliseconds,
-    MetricUnit.Percent,
-)
+# The proxy gives a unit only to what an alarm reads (proxy/telemetry.py says why).
+_COUNT, _NONE, _PERCENT = (MetricUnit.Count, MetricUnit.NoUnit, MetricUnit.Percent)
 _PROXY, _POLLER = "proxy/telemetry.py", "usage_poller/"
 
 
@@ -108,19 +104,19 @@ def _series(
 
 CATALOGUE: Final[tuple[MetricSeries, ...]] = (
     _series(MetricName.REQUESTS, _SERVICE, _COUNT, _PROXY, "requests the proxy answered"),
-    _series(MetricName.PROMPT_TOKENS, _SERVICE, _COUNT, _PROXY, "prompt tokens metered"),
-    _series(MetricName.COMPLETION_TOKENS, _SERVICE, _COUNT, _PROXY, "completion tokens"),
+    _series(MetricName.PROMPT_TOKENS, _SERVICE, _NONE, _PROXY, "prompt tokens metered"),
+    _series(MetricName.COMPLETION_TOKENS, _SERVICE, _NONE, _PROXY, "completion tokens"),
     _series(MetricName.COST_USD, _SERVICE, _NONE, _PROXY, "metered cost in USD"),
-    _series(MetricName.UPSTREAM_LATENCY_MS, _SERVICE, _MS, _PROXY, "time spent waiting on Groq"),
-    _series(MetricName.GATEWAY_OVERHEAD_MS, _SERVICE, _MS, _PROXY, "time the gateway added"),
+    _series(MetricName.UPSTREAM_LATENCY_MS, _SERVICE, _NONE, _PROXY, "time spent waiting on Groq"),
+    _series(MetricName.GATEWAY_OVERHEAD_MS, _SERVICE, _NONE, _PROXY, "time the gateway added"),
     _series(MetricName.GATEWAY_5XX, _SERVICE, _COUNT, _PROXY, "5xx the gateway produced"),
     _series(MetricName.UPSTREAM_429, _SERVICE, _COUNT, _PROXY, "429 answers from Groq"),
     _series(MetricName.UPSTREAM_5XX, _SERVICE, _COUNT, _PROXY, "5xx answers from Groq"),
     _series(MetricName.REQUESTS, _BY_MODEL, _COUNT, _PROXY, "forwarded requests per model"),
-    _series(MetricName.PROMPT_TOKENS, _BY_MODEL, _COUNT, _PROXY, "prompt tokens per model"),
-    _series(MetricName.COMPLETION_TOKENS, _BY_MODEL, _COUNT, _PROXY, "completion tokens/model"),
+    _series(MetricName.PROMPT_TOKENS, _BY_MODEL, _NONE, _PROXY, "prompt tokens per model"),
+    _series(MetricName.COMPLETION_TOKENS, _BY_MODEL, _NONE, _PROXY, "completion tokens/model"),
     _series(MetricName.COST_USD, _BY_MODEL, _NONE, _PROXY, "metered cost per model in USD"),
-    _series(MetricName.REJECTIONS, _BY_REASON, _COUNT, _PROXY, "requests refused, by reason"),
+    _series(MetricName.REJECTIONS, _BY_REASON, _NONE, _PROXY, "requests refused, by reason"),
     _series(MetricName.POLLER_RUNS, _SERVICE, _COUNT, _POLLER, "completed poller runs"),
     _series(
         MetricName.POLLER_STEP_FAILURES,

@@ -1,27 +1,45 @@
-"""One request's metrics (CloudWatch embedded-metric-format on stdout) and log line, written
-after its response.
+"""One request's metrics and log fields, written after its response as ONE line on stdout: a
+CloudWatch embedded-metric-format (EMF) document whose other members are the log fields.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import time
 from dataclasses import dataclass, field
-
-from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 from groq_gateway.core.metric_names import Dimension, MetricName
 from groq_gateway.core.money import micros_to_usd
 from groq_gateway.core.observability import NAMESPACE, SERVICE, logger
 
+# Units are given only where an alarm reads the series (an alarm on a metric published under two
+# units is undefined while both are in its window); elsewhere EMF's default, "None", saves bytes.
+_COUNT: dict[str, str] = {"Unit": "Count"}
+# Every request counts in Requests with the service dimension alone (what the 5xx alarm divides
+# by); a forwarded one also in tokens and cost, and per model as well (what the dashboard's
+# SEARCH widgets read). A request never forwarded has no tokens to count.
+_REQUESTS: dict[str, str] = {"Name": MetricName.REQUESTS, **_COUNT}
+_USAGE: tuple[dict[str, str], ...] = (
+    {"Name": MetricName.PROMPT_TOKENS},
+    {"Name": MetricName.COMPLETION_TOKENS},
+    {"Name": MetricName.COST_USD},
+)
+_SERVICE_ONLY: list[list[str]] = [[Dimension.SERVICE]]
+_WITH_MODEL: list[list[str]] = [[Dimension.SERVICE], [Dimension.MODEL, Dimension.SERVICE]]
+_BY_REASON: list[list[str]] = [[Dimension.REASON, Dimension.SERVICE]]
+
 
 @dataclass
 class RequestTelemetry:
-    """At most three metric documents a request, with bounded dimensions: ``service`` only
-    (``Requests``, tokens, ``CostUSD``, latencies, ``Gateway5xx``, ``Upstream429``,
-    ``Upstream5xx``: what the alarms watch), ``service`` + ``model`` (requests, tokens, cost),
-    ``service`` + ``reason`` (``Rejections``). The log line carries ids, model, status, counts
-    and timings, never a key, a prompt or a completion; ``total_ms`` runs to the response's
-    last byte, ``after_response_ms`` from there to the log line (billed, not waited for).
+    """One line a request (:meth:`document`): metric directives with bounded dimensions,
+    ``service`` only (``Requests``; once forwarded, tokens, ``CostUSD``, latencies; and
+    ``Gateway5xx``, ``Upstream429``, ``Upstream5xx`` when not zero: what the alarms watch),
+    ``service`` + ``model`` (requests, tokens, cost), ``service`` + ``reason``
+    (``Rejections``); the metric
+    members double as the log's counts and timings. At the INFO log level the line also carries
+    ids, path and status, never a key, a prompt or a completion. ``total_ms`` runs to the
+    response's last byte, ``after_response_ms`` from there to the line (billed, not waited for).
     An exception the pipeline did not answer itself (:meth:`failed`) is the 500 that
     ``core/web.py`` answers, and counts in ``Gateway5xx``."""
 
@@ -64,81 +82,85 @@ class RequestTelemetry:
         return max(0.0, (time.perf_counter() - self.started) * 1000 - self.total_ms)
 
     def publish(self) -> None:
-        self._metrics()
-        logger.info(
-            "request",
-            extra={
-                "path": self.path,
-                "key_id": self.key_id,
-                "team_id": self.team_id,
-                "model": self.model,
-                "status": self.status,
-                "rejection": self.rejection,
-                "prompt_tokens": self.prompt_tokens,
-                "completion_tokens": self.completion_tokens,
-                "cost_micros": self.cost_micros,
-                "estimated": self.estimated,
-                "upstream_attempts": self.upstream_attempts,
-                "upstream_ms": self.upstream_ms,
-                "overhead_ms": self.overhead_ms,
-                "total_ms": round(self.total_ms, 2),
-                "after_response_ms": round(self.after_response_ms, 2),
-                **({"error_type": self.internal_error} if self.internal_error else {}),
-                **self.extra,
-            },
-        )
+        """Print :meth:`document` as one compact JSON line (as Powertools prints its metrics)."""
+        with_log_fields = logging.getLogger(logger.name).isEnabledFor(logging.INFO)
+        print(json.dumps(self.document(with_log_fields), separators=(",", ":")))
 
-    def _metrics(self) -> None:
-        cost_usd = float(micros_to_usd(self.cost_micros))
-        overall = EphemeralMetrics(namespace=NAMESPACE, service=SERVICE)
-        overall.add_metric(name=MetricName.REQUESTS, unit=MetricUnit.Count, value=1)
-        overall.add_metric(
-            name=MetricName.PROMPT_TOKENS, unit=MetricUnit.Count, value=self.prompt_tokens
-        )
-        overall.add_metric(
-            name=MetricName.COMPLETION_TOKENS, unit=MetricUnit.Count, value=self.completion_tokens
-        )
-        overall.add_metric(name=MetricName.COST_USD, unit=MetricUnit.NoUnit, value=cost_usd)
-        overall.add_metric(
-            name=MetricName.GATEWAY_5XX, unit=MetricUnit.Count, value=int(self._gateway_failed)
-        )
-        overall.add_metric(
-            name=MetricName.UPSTREAM_429, unit=MetricUnit.Count, value=self.upstream_429
-        )
-        overall.add_metric(
-            name=MetricName.UPSTREAM_5XX, unit=MetricUnit.Count, value=self.upstream_5xx
-        )
+    def document(self, with_log_fields: bool = True) -> dict[str, object]:
+        """The EMF document: ``_aws`` first, then the dimension and metric members, then (when
+        ``with_log_fields``) the log fields, each left out when it says nothing (``None``,
+        zero, one attempt)."""
+        forwarded = self.upstream_ms is not None
+        by_model = bool(self.model) and forwarded
+        usage = [*_USAGE] if forwarded else []
+        directives: list[dict[str, object]] = [
+            self._directive(_WITH_MODEL if by_model else _SERVICE_ONLY, [_REQUESTS, *usage])
+        ]
+        members: dict[str, object] = {Dimension.SERVICE: SERVICE}
+        if by_model:
+            members[Dimension.MODEL] = self.model
+        members[MetricName.REQUESTS] = 1
+        if forwarded:
+            members |= {
+                MetricName.PROMPT_TOKENS: self.prompt_tokens,
+                MetricName.COMPLETION_TOKENS: self.completion_tokens,
+                MetricName.COST_USD: float(micros_to_usd(self.cost_micros)),
+            }
+        counters = self._health_counters()
+        latencies: dict[str, float] = {}
         if self.upstream_ms is not None and self.overhead_ms is not None:
-            overall.add_metric(
-                name=MetricName.UPSTREAM_LATENCY_MS,
-                unit=MetricUnit.Milliseconds,
-                value=self.upstream_ms,
-            )
-            overall.add_metric(
-                name=MetricName.GATEWAY_OVERHEAD_MS,
-                unit=MetricUnit.Milliseconds,
-                value=self.overhead_ms,
-            )
-        overall.flush_metrics()
-        if self.model and self.upstream_ms is not None:
-            by_model = EphemeralMetrics(namespace=NAMESPACE, service=SERVICE)
-            by_model.add_dimension(name=Dimension.MODEL, value=self.model)
-            by_model.add_metric(name=MetricName.REQUESTS, unit=MetricUnit.Count, value=1)
-            by_model.add_metric(
-                name=MetricName.PROMPT_TOKENS, unit=MetricUnit.Count, value=self.prompt_tokens
-            )
-            by_model.add_metric(
-                name=MetricName.COMPLETION_TOKENS,
-                unit=MetricUnit.Count,
-                value=self.completion_tokens,
-            )
-            by_model.add_metric(name=MetricName.COST_USD, unit=MetricUnit.NoUnit, value=cost_usd)
-            by_model.flush_metrics()
+            latencies = {
+                MetricName.UPSTREAM_LATENCY_MS: round(self.upstream_ms, 1),
+                MetricName.GATEWAY_OVERHEAD_MS: round(self.overhead_ms, 1),
+            }
+        if counters or latencies:
+            definitions = [{"Name": name, **_COUNT} for name in counters]
+            definitions += [{"Name": name} for name in latencies]
+            directives.append(self._directive(_SERVICE_ONLY, definitions))
+            members |= counters
+            members |= latencies
         if self.rejection:
-            by_reason = EphemeralMetrics(namespace=NAMESPACE, service=SERVICE)
-            by_reason.add_dimension(name=Dimension.REASON, value=self.rejection)
-            by_reason.add_metric(name=MetricName.REJECTIONS, unit=MetricUnit.Count, value=1)
-            by_reason.flush_metrics()
+            directives.append(self._directive(_BY_REASON, [{"Name": MetricName.REJECTIONS}]))
+            members |= {Dimension.REASON: self.rejection, MetricName.REJECTIONS: 1}
+        document: dict[str, object] = {
+            "_aws": {"Timestamp": int(time.time() * 1000), "CloudWatchMetrics": directives},
+            **members,
+        }
+        if with_log_fields:
+            document |= self._log_fields(forwarded)
+        return document
+
+    def _log_fields(self, forwarded: bool) -> dict[str, object]:
+        fields: dict[str, object] = {"path": self.path}
+        optional = {
+            # A model asked for but never forwarded to is no dimension: logged only.
+            "model": None if forwarded else self.model,
+            "key_id": self.key_id,
+            "team_id": self.team_id,
+            "estimated": self.estimated or None,
+            "upstream_attempts": self.upstream_attempts if self.upstream_attempts > 1 else None,
+            "error_type": self.internal_error,
+        }
+        fields |= {name: value for name, value in optional.items() if value is not None}
+        fields["status"] = self.status
+        if not forwarded:  # otherwise UpstreamLatencyMs + GatewayOverheadMs
+            fields["total_ms"] = round(self.total_ms, 1)
+        fields["after_response_ms"] = round(self.after_response_ms, 1)
+        return fields | self.extra
+
+    @staticmethod
+    def _directive(dimensions: list[list[str]], metrics: list[dict[str, str]]) -> dict[str, object]:
+        return {"Namespace": NAMESPACE, "Dimensions": dimensions, "Metrics": metrics}
+
+    def _health_counters(self) -> dict[str, int]:
+        """The alarm counters that are not zero: an absent one counts as nothing (the 5xx alarm
+        fills it with 0, the 429 alarm treats missing data as not breaching)."""
+        counters = {
+            MetricName.GATEWAY_5XX: int(self._gateway_failed),
+            MetricName.UPSTREAM_429: self.upstream_429,
+            MetricName.UPSTREAM_5XX: self.upstream_5xx,
+        }
+        return {name: value for name, value in counters.items() if value}
 
     @property
     def _gateway_failed(self) -> bool:
