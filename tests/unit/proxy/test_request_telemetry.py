@@ -15,7 +15,7 @@ from groq_gateway.core.observability import NAMESPACE, SERVICE, logger
 from groq_gateway.proxy.telemetry import RequestTelemetry
 
 # What a line may weigh on stdout (newline included) for a stack named groq-gateway
-# (docs/performance.md#log-and-metric-bytes): each directive repeats the namespace.
+# (docs/performance.md#logs): each directive repeats the namespace.
 DEPLOYED_NAMESPACE = "GroqGateway/groq-gateway"
 TYPICAL_LINE_BYTES = 700
 REJECTION_LINE_BYTES = 600
