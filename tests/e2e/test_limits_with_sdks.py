@@ -15,7 +15,7 @@ from groq_gateway.core.periods import utcnow
 from groq_gateway.core.records import KeyStatus
 from tests.e2e.conftest import DevGateway
 from tests.e2e.test_sdks_through_dev_gateway import MESSAGES, MODEL, create_key
-from tests.e2e.test_streaming_and_faults import key_id_of, today
+from tests.e2e.test_streaming_and_faults import key_id_of, metered_day, today
 from tests.minute_window import start_in_one_window
 
 
@@ -103,7 +103,7 @@ def test_audio_upload_through_the_groq_sdk_is_metered(dev_gateway: DevGateway) -
         response_format="verbose_json",
     )
     assert result.text
-    [day] = dev_gateway.store().usage.for_key(key_id_of(key), today(), today())
+    day = metered_day(dev_gateway, key)  # settled after the response
     assert day.model == "whisper-large-v3"
     assert day.audio_seconds > 0
     assert day.cost_micros > 0
@@ -118,7 +118,7 @@ def test_upstream_failures_are_retried_then_surface_cleanly(dev_gateway: DevGate
     httpx.post(faults, json={"status": 500, "count": 3}).raise_for_status()
     with pytest.raises(openai.InternalServerError):
         client.chat.completions.create(model=MODEL, messages=MESSAGES)  # type: ignore[arg-type]
-    [day] = dev_gateway.store().usage.for_key(key_id_of(key), today(), today())
+    day = metered_day(dev_gateway, key)  # settled after the response
     assert day.requests == 1  # the failed call is not metered
 
 
