@@ -198,8 +198,9 @@ def warm_path(
         lines += [
             "",
             f"Proxy stdout per request (log level {local.proxy_env.get('POWERTOOLS_LOG_LEVEL')}, "
-            f"{gateway_requests} requests): {logged['emf'] / gateway_requests:.0f} bytes of EMF "
-            f"metrics + {logged['log'] / gateway_requests:.0f} bytes of log lines.",
+            f"{gateway_requests} requests): {logged['emf'] / gateway_requests:.0f} bytes of "
+            "request lines (one EMF document each: the metrics and the log fields) + "
+            f"{logged['log'] / gateway_requests:.0f} bytes of other log lines.",
         ]
         return lines
     finally:
