@@ -8,6 +8,7 @@ import itertools
 import math
 import time
 from dataclasses import replace
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -15,6 +16,8 @@ import anyio
 import httpx
 import pytest
 
+from groq_gateway.admin.services.prices import PriceService
+from groq_gateway.core.audit import Actor
 from groq_gateway.core.periods import day_of, utcnow
 from groq_gateway.core.pricing import ModelPrice, OperatorPrice, PriceBook, UnpricedPolicy
 from groq_gateway.core.records import DailyUsage
@@ -325,3 +328,33 @@ async def test_the_proxy_keeps_its_prices_when_the_table_cannot_be_read(
     assert book.speech_cost(SPEECH_MODEL, 1000).micros == 22_000
     readable.load()
     assert len(books) == 1  # unchanged prices: no new book
+
+
+async def test_a_change_committed_while_another_took_its_time_keeps_the_chain_in_order(
+    gateway: LocalGateway,
+) -> None:
+    """The race behind a flaky chain: A takes its time, B changes the price, A then reads B's
+    price and writes after it. A's entry must not sort before B's (A's time is taken after
+    its read)."""
+    start = utcnow()
+    actor = Actor("bootstrap", "bootstrap-admin")
+    shipped = PriceBook.load(overrides="")
+    b = PriceService(gateway.store, shipped, now=lambda: start + timedelta(seconds=2))
+    b_done: list[bool] = []
+
+    def a_clock() -> Any:
+        if not b_done:  # B commits between A's clock and whatever A does next
+            b_done.append(True)
+            b.set(SPEECH_MODEL, ModelPrice(per_million_characters=Decimal(2)), actor)
+            return start + timedelta(seconds=1)
+        return start + timedelta(seconds=3)
+
+    a = PriceService(gateway.store, shipped, now=a_clock)
+    a.set(SPEECH_MODEL, ModelPrice(per_million_characters=Decimal(3)), actor)
+
+    log = await gateway.client.get(
+        "/openai/v1/audit-log", params={"target": SPEECH_MODEL}, headers=ADMIN
+    )
+    entries = list(reversed(log.json()["data"]))  # oldest first
+    assert [e["after"]["price"]["per_million_characters"] for e in entries] == ["2", "3"]
+    assert entries[1]["before"] == entries[0]["after"]

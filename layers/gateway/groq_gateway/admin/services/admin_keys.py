@@ -65,8 +65,8 @@ class AdminKeyService:
         """Revoke an admin key; it stops working at once. Revoking twice changes nothing."""
 
         def attempt() -> AdminKey:
-            now = self._now()
             key = self.get(key_id)
+            now = self._now()
             if key.status is AdminKeyStatus.REVOKED:
                 return key
             revoked = key.model_copy(

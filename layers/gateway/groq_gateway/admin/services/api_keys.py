@@ -172,8 +172,8 @@ class ApiKeyService:
         changes = request.changes()
 
         def attempt() -> GatewayKey:
-            now = self._now()
             key = self._get_within(key_id, within)
+            now = self._now()
             if key.status is KeyStatus.REVOKED:
                 raise GatewayError(
                     409, f"API key '{key_id}' is revoked and cannot change.", code="key_revoked"
@@ -217,8 +217,8 @@ class ApiKeyService:
         :meth:`update`."""
 
         def attempt() -> GatewayKey:
-            now = self._now()
             key = self._get_within(key_id, within)
+            now = self._now()
             if key.status is KeyStatus.REVOKED:
                 return key
             revoked = key.model_copy(

@@ -51,7 +51,8 @@ def validated(model: type[Record], values: dict[str, Any]) -> Record:
 
 def retry_or_conflict(attempt: Callable[[], T], kind: str, identifier: str) -> T:
     """Run ``attempt`` (it reads, checks and writes) again while it meets a concurrent change;
-    409 when every attempt met one."""
+    409 when every attempt met one. An attempt takes its time (``now``) after its reads, so
+    that the audit entries of one record sort in the order their changes committed."""
     try:
         return retry_on_conflict(attempt)
     except KeptChangingError:

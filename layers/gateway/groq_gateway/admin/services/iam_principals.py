@@ -91,8 +91,8 @@ class IamPrincipalService:
             )
 
         def attempt() -> IamPrincipalRole:
-            now = self._now()
             before = self.store.iam_principals.get(arn)
+            now = self._now()
             if before is not None and (before.role, before.teams) == (request.role, request.teams):
                 return before
             team_checks = granted_teams_unchanged(self.store, request.teams)
@@ -120,8 +120,8 @@ class IamPrincipalService:
         template's ARN lists give it."""
 
         def attempt() -> IamPrincipalRole:
-            now = self._now()
             before = self.store.iam_principals.get(arn)
+            now = self._now()
             if before is None:
                 raise GatewayError(
                     404, f"No role is mapped to IAM principal '{arn}'.", code="not_found"

@@ -58,8 +58,8 @@ class PriceService:
             )
 
         def attempt() -> OperatorPrice:
-            now = self._now()
             before = self.store.prices.get(model)
+            now = self._now()
             if before is not None and before.price == price:
                 return before
             after = OperatorPrice(model=model, price=price, updated_at=now, updated_by=actor.name)
@@ -74,8 +74,8 @@ class PriceService:
         from now on (shipped or deployment), or None: the model is then unpriced."""
 
         def attempt() -> None:
-            now = self._now()
             before = self.store.prices.get(model)
+            now = self._now()
             if before is None:
                 raise no_operator_price(model)
             entry = audit_entry(actor, AuditAction.PRICE_DELETED, before=before, after=None, at=now)

@@ -74,8 +74,8 @@ class TeamService:
         changes = request.changes()
 
         def attempt() -> Team:
-            now = self._now()
             team = self.get(team_id)
+            now = self._now()
             values = team.model_dump()
             fields = dict(changes)
             apply_pause(values, fields)
@@ -95,8 +95,8 @@ class TeamService:
         """Delete a team no live key names (revoke its keys or move them first): 409 else."""
 
         def attempt() -> None:
-            now = self._now()
             team = self.get(team_id)
+            now = self._now()
             live_keys = self.store.teams.live_keys(team_id)
             if live_keys > 0:
                 raise self._team_in_use(team_id, live_keys)
