@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,38 +57,21 @@ def groq_gateway_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "groq_gateway_dev.cli.main"]
 
 
-@pytest.fixture(scope="session")
-def dev_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevGateway]:
-    port = free_port()
-    log = tmp_path_factory.mktemp("dev") / "gateway.log"
+@contextmanager
+def running_dev(args: list[str], log: Path) -> Iterator[subprocess.Popen[str]]:
+    """``groq-gateway dev --simulate`` with ``args``, its output in ``log``; stopped with
+    Ctrl-C (SIGINT) at the end, and its log scanned for key material."""
     with log.open("w") as output:
         process = subprocess.Popen(
-            [
-                *groq_gateway_command(),
-                "dev",
-                "--simulate",
-                "--port",
-                str(port),
-                "--admin-key",
-                ADMIN_KEY,
-                "--simulator-chunk-interval-ms",
-                str(CHUNK_INTERVAL_MS),
-            ],
+            [*groq_gateway_command(), "dev", "--simulate", "--admin-key", ADMIN_KEY, *args],
             cwd=ROOT,
             stdout=output,
             stderr=subprocess.STDOUT,
             text=True,
             env={k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
         )
-        base_url = f"http://127.0.0.1:{port}"
         try:
-            wait_until_up(f"{base_url}/healthz", timeout=60, process=process)
-            banner = log.read_text()
-            simulator = re.search(r"simulator at (http://\S+?);", banner)
-            aws = re.search(r"local AWS: (http://\S+?)\)", banner)
-            assert simulator, banner
-            assert aws, banner
-            yield DevGateway(base_url, ADMIN_KEY, process, simulator.group(1), aws.group(1))
+            yield process
         finally:
             if process.poll() is None:
                 process.send_signal(signal.SIGINT)
@@ -98,3 +82,19 @@ def dev_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevGateway
                     process.wait()
             # Everything after the banner (which shows the admin key on purpose) is log output.
             SCAN.scan("groq-gateway dev log", log.read_text().partition(BANNER_END)[2])
+
+
+@pytest.fixture(scope="session")
+def dev_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevGateway]:
+    port = free_port()
+    log = tmp_path_factory.mktemp("dev") / "gateway.log"
+    interval = ["--simulator-chunk-interval-ms", str(CHUNK_INTERVAL_MS)]
+    with running_dev(["--port", str(port), *interval], log) as process:
+        base_url = f"http://127.0.0.1:{port}"
+        wait_until_up(f"{base_url}/healthz", timeout=60, process=process)
+        banner = log.read_text()
+        simulator = re.search(r"simulator at (http://\S+?);", banner)
+        aws = re.search(r"local AWS: (http://\S+?)\)", banner)
+        assert simulator, banner
+        assert aws, banner
+        yield DevGateway(base_url, ADMIN_KEY, process, simulator.group(1), aws.group(1))

@@ -5,9 +5,6 @@ the openai SDK; allowed_cidrs sees the caller's address as a function URL gives 
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -16,8 +13,7 @@ import openai
 import pytest
 
 from groq_gateway_dev.devserver.local_aws import free_port, wait_until_up
-from tests.e2e.conftest import ADMIN_KEY, BANNER_END, ROOT, groq_gateway_command
-from tests.secret_scan import SCAN
+from tests.e2e.conftest import ADMIN_KEY, running_dev
 
 MODEL = "openai/gpt-oss-20b"
 MESSAGES = [{"role": "user", "content": "Say hello through the function URL"}]
@@ -33,42 +29,13 @@ class TwoDoors:
 def two_doors(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoDoors]:
     port, url_port = free_port(), free_port()
     log = tmp_path_factory.mktemp("dev-function-url") / "gateway.log"
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            [
-                *groq_gateway_command(),
-                "dev",
-                "--simulate",
-                "--port",
-                str(port),
-                "--front-door",
-                "function-url",
-                "--function-url-port",
-                str(url_port),
-                "--admin-key",
-                ADMIN_KEY,
-            ],
-            cwd=ROOT,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env={k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
-        )
+    front_door = ["--front-door", "function-url", "--function-url-port", str(url_port)]
+    with running_dev(["--port", str(port), *front_door], log) as process:
         doors = TwoDoors(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{url_port}")
-        try:
-            wait_until_up(f"{doors.admin_url}/healthz", timeout=60, process=process)
-            wait_until_up(f"{doors.proxy_url}/healthz", timeout=30, process=process)
-            assert f"Proxy function URL: {doors.proxy_url}/" in log.read_text()
-            yield doors
-        finally:
-            if process.poll() is None:
-                process.send_signal(signal.SIGINT)
-                try:
-                    process.wait(20)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
-            SCAN.scan("groq-gateway dev log", log.read_text().partition(BANNER_END)[2])
+        wait_until_up(f"{doors.admin_url}/healthz", timeout=60, process=process)
+        wait_until_up(f"{doors.proxy_url}/healthz", timeout=30, process=process)
+        assert f"Proxy function URL: {doors.proxy_url}/" in log.read_text()
+        yield doors
     assert process.returncode == 0
 
 
