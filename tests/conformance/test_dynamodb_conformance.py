@@ -107,7 +107,7 @@ def test_a_single_spend_reservation_settles_to_the_real_cost(store: GatewayStore
     with pytest.raises(LimitExceededError) as capped:
         store.counters.admit(plan)
     assert capped.value.kind is LimitKind.SPEND
-    store.counters.settle(admission, tokens=0, micros=120, usage=None)
+    store.counters.settle(admission, micros=120, usage=None)
     spend = store.counters.month_spend(Scope.KEY, "k" * 16, "2026-11")
     assert (spend.committed_micros, spend.spent_micros) == (620, 120)
 
@@ -127,7 +127,7 @@ def test_usage_items_add_up_and_query_by_key_and_team(store: GatewayStore) -> No
     )
     admission = Admission(AdmissionPlan(at=NOW))
     for _ in range(2):
-        store.counters.settle(admission, tokens=15, micros=3, usage=record)
+        store.counters.settle(admission, micros=3, usage=record)
     [day] = store.usage.for_key("k" * 16, "2026-11-01", "2026-11-30")
     assert (day.requests, day.prompt_tokens, day.cost_micros) == (2, 20, 6)
     assert [d.key_id for d in store.usage.for_team("chatbot", "2026-11-26", "2026-11-26")] == [

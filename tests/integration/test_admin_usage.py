@@ -61,9 +61,10 @@ def reserve(
     micros: int,
     at: datetime,
     billing_tz: tzinfo = UTC,
+    team_id: str | None = None,
 ) -> None:
     reservation = SpendReservation(scope, scope_id, month_of(at, billing_tz), micros, None)
-    store.counters.admit(AdmissionPlan(reservations=(reservation,), at=at))
+    store.counters.admit(AdmissionPlan(reservations=(reservation,), at=at, team_id=team_id))
 
 
 async def test_the_seeds_usage_call_answers_its_jq_fields(gateway: LocalGateway) -> None:
@@ -78,7 +79,7 @@ async def test_the_seeds_usage_call_answers_its_jq_fields(gateway: LocalGateway)
     meter(gateway.store, chatbot, now, SMALL, prompt=50, completion=10, cost_micros=3)
     meter(gateway.store, chatbot, now, LARGE, prompt=1000, completion=500, cost_micros=985)
     meter(gateway.store, batch, now, SMALL, prompt=10, completion=0, cost_micros=0, unpriced=True)
-    reserve(gateway.store, Scope.KEY, str(chatbot["id"]), 1_500_000, now)
+    reserve(gateway.store, Scope.KEY, str(chatbot["id"]), 1_500_000, now, team_id="chatbot")
 
     response = await gateway.client.get("/openai/v1/usage", headers=ADMIN)
     assert response.status_code == 200, response.text

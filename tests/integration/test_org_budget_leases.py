@@ -84,7 +84,7 @@ def test_settling_on_a_lease_records_spend_and_use_then_release_gives_the_rest_b
     lease = OrgLease(request.lease_id, MONTH, 1000, request.draw_until)
     lease.held_micros, lease.in_flight = 300, 1
     store.counters.settle(
-        Admission(AdmissionPlan(), org_draw=LeaseDraw(lease, 300)), tokens=0, micros=120, usage=None
+        Admission(AdmissionPlan(), org_draw=LeaseDraw(lease, 300)), micros=120, usage=None
     )
     lease.held_micros, lease.in_flight, lease.used_micros = 0, 0, 120
     assert org(store) == (1000, 120)  # the month's spend counts what live leases used
@@ -110,18 +110,14 @@ def test_the_poller_reclaims_a_lease_whose_instance_went_away(local_aws: dict[st
     assert store.org_leases.take(request, cap_micros=10_000, grace_seconds=600)
     lease = OrgLease(request.lease_id, MONTH, 1000, request.draw_until)
     draw = LeaseDraw(lease, 200)
-    store.counters.settle(
-        Admission(AdmissionPlan(), org_draw=draw), tokens=0, micros=50, usage=None
-    )
+    store.counters.settle(Admission(AdmissionPlan(), org_draw=draw), micros=50, usage=None)
     now = utcnow()
     assert reclaim_org_leases(store, now) == 0  # still inside its window and grace
     assert reclaim_org_leases(store, now + timedelta(seconds=60 + 600 + 2)) == 1
     assert org(store) == (50, 50)
     assert stored_leases(store) == []
     # A settlement that ran after the reclaim commits its cost directly.
-    store.counters.settle(
-        Admission(AdmissionPlan(), org_draw=draw), tokens=0, micros=30, usage=None
-    )
+    store.counters.settle(Admission(AdmissionPlan(), org_draw=draw), micros=30, usage=None)
     assert org(store) == (80, 80)
     assert stored_leases(store) == []  # no half item re-created
     # And the instance, back from a freeze, finds its lease gone: nothing is given twice.
@@ -143,7 +139,7 @@ def test_a_late_settlement_with_its_metering_item_is_written_whole(
         key_id="k1", team_id=None, model="openai/gpt-oss-20b", at=utcnow(), cost_micros=70
     )
     store.counters.settle(
-        Admission(AdmissionPlan(), org_draw=LeaseDraw(lease, 100)), tokens=0, micros=70, usage=usage
+        Admission(AdmissionPlan(), org_draw=LeaseDraw(lease, 100)), micros=70, usage=usage
     )
     assert org(store) == (70, 70)  # the transaction ran again without the lease, in full
     [metered] = store.usage.for_key("k1", today(), today())
@@ -158,7 +154,7 @@ def test_a_reclaim_loses_to_a_settlement_that_changed_the_lease(local_aws: dict[
     [seen] = store.org_leases.expired(later)
     lease = OrgLease(request.lease_id, MONTH, 1000, request.draw_until)
     store.counters.settle(
-        Admission(AdmissionPlan(), org_draw=LeaseDraw(lease, 100)), tokens=0, micros=40, usage=None
+        Admission(AdmissionPlan(), org_draw=LeaseDraw(lease, 100)), micros=40, usage=None
     )
     assert not store.org_leases.give_back(seen)  # it read used 0; the item says 40 now
     [again] = store.org_leases.expired(later)

@@ -108,13 +108,17 @@ async def test_remaining_headers_count_down_when_only_the_key_is_counted(
     assert "x-ratelimit-remaining-requests" not in counted.headers
 
 
-async def test_tokens_per_minute_reserve_then_settle(gateway: LocalGateway) -> None:
+async def test_tokens_per_minute_count_each_requests_output_limit(gateway: LocalGateway) -> None:
+    # As Groq's own limit does ("Requested" in its 429 counts max_tokens), a window counts a
+    # request's prompt estimate and its output limit, and keeps it: settlement does not write
+    # the window back (docs/architecture.md#the-counter-item). The simulator answers with a
+    # few tokens, so three requests of 400 use little, yet the fourth does not fit in 1500.
     _, plaintext = add_key(gateway, tokens_per_minute=1500)
-    # Without max_tokens each request reserves body/4 + 1024 tokens; the simulator then
-    # answers with about 25. Two reservations would not fit in 1500: the second request is
-    # admitted only because the first was settled to its real usage.
-    assert (await chat(gateway, plaintext, max_tokens=None)).status_code == 200
-    assert (await chat(gateway, plaintext, max_tokens=None)).status_code == 200
+    await in_one_window(10)
+    statuses = [(await chat(gateway, plaintext, max_tokens=400)).status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    refused = await chat(gateway, plaintext, max_tokens=400)
+    assert refused.json()["error"]["type"] == "tokens"
     oversize = await chat(gateway, plaintext, max_tokens=2000)
     assert oversize.status_code == 413
     assert oversize.json()["error"]["type"] == "tokens"

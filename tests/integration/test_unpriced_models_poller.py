@@ -37,7 +37,7 @@ def meter_unpriced(world: World, key: GatewayKey, at: datetime, model: str, micr
         estimated=True,
         unpriced=True,
     )
-    world.store.counters.settle(admission, tokens=10, micros=micros, usage=usage)
+    world.store.counters.settle(admission, micros=micros, usage=usage)
 
 
 def test_the_first_use_of_an_unpriced_model_is_notified_once(world: World, capsys: Any) -> None:

@@ -111,9 +111,7 @@ class World:
             completion_tokens=completion,
             cost_micros=micros,
         )
-        self.store.counters.settle(
-            admission, tokens=prompt + completion, micros=micros, usage=usage
-        )
+        self.store.counters.settle(admission, micros=micros, usage=usage)
 
     def alerts(self) -> list[dict[str, Any]]:
         """Every event published to the alerts topic since the last call, oldest first."""

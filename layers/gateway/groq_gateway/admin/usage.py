@@ -148,13 +148,13 @@ class UsageReports:
         def month_items(key_id: str) -> list[DailyUsage]:
             return list(self.store.usage.for_key(key_id, first_text, today_text))
 
-        def spend(scope: Scope, scope_id: str) -> MonthSpend:
-            return self.store.counters.month_spend(scope, scope_id, month)
+        def spend(scope: Scope, scope_id: str, team_id: str | None = None) -> MonthSpend:
+            return self.store.counters.month_spend(scope, scope_id, month, team_id=team_id)
 
         with ThreadPoolExecutor(MAX_CONCURRENT_READS) as pool:
             items_of = {k.key_id: pool.submit(month_items, k.key_id) for k in keys}
             key_spend = {
-                k.key_id: pool.submit(spend, Scope.KEY, k.key_id)
+                k.key_id: pool.submit(spend, Scope.KEY, k.key_id, k.team_id)
                 for k in keys
                 if k.monthly_budget_usd is not None
             }

@@ -69,10 +69,15 @@ class MonthSpend:
 
 @dataclass(frozen=True)
 class AdmissionPlan:
+    """What one request counts against. ``team_id`` is the key's team (whether or not the
+    team has limits): a key's counters are kept with its team's (docs/architecture.md#the-table).
+    """
+
     windows: tuple[WindowCount, ...] = ()
     reservations: tuple[SpendReservation, ...] = ()
     at: datetime = field(default_factory=lambda: datetime.now(UTC))
     billing_tz: tzinfo = UTC
+    team_id: str | None = None
 
     @property
     def month_resets_at(self) -> datetime:
@@ -160,7 +165,7 @@ def admission_plan(
         )
     if org_cap_micros:
         reservations.append(SpendReservation(Scope.ORG, "org", month, cost_micros, org_cap_micros))
-    return AdmissionPlan(tuple(windows), tuple(reservations), at, billing_tz)
+    return AdmissionPlan(tuple(windows), tuple(reservations), at, billing_tz, key.team_id)
 
 
 def batch_admission_plan(
@@ -179,7 +184,7 @@ def batch_admission_plan(
         key, team, org_cap_micros, at, estimated_tokens=0, cost_micros=cost_micros,
         billing_tz=billing_tz,
     )  # fmt: skip
-    return AdmissionPlan((), plan.reservations, at, billing_tz)
+    return AdmissionPlan((), plan.reservations, at, billing_tz, plan.team_id)
 
 
 def check_fits(plan: AdmissionPlan) -> None:

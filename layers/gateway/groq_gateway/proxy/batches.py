@@ -400,7 +400,7 @@ class BatchesAndFiles:
         """Give back the reservation of a batch Groq did not create."""
         try:
             await anyio.to_thread.run_sync(
-                lambda: self.store.counters.settle(admission, tokens=0, micros=0, usage=None)
+                lambda: self.store.counters.settle(admission, micros=0, usage=None)
             )
         except StoreUnavailableError as error:  # the reservation stays: the safe direction
             logger.error("batch reservation not released", extra={"error": str(error)})

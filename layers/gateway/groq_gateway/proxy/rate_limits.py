@@ -21,8 +21,7 @@ def limit_headers(key: GatewayKey, admission: Admission | None) -> dict[str, str
         return {}
     reset = go_duration((minute_end(admission.plan.at) - admission.plan.at).total_seconds())
     headers: dict[str, str] = {}
-    counts = admission.counts or {}
-    key_window_only = len(admission.plan.windows) == 1 and not admission.plan.reservations
+    counts = admission.counts or {}  # the key's window, when its admission returned it
     for kind, limit in (
         ("requests", key.requests_per_minute),
         ("tokens", key.tokens_per_minute),
@@ -31,8 +30,7 @@ def limit_headers(key: GatewayKey, admission: Admission | None) -> dict[str, str
             continue
         headers[f"x-ratelimit-limit-{kind}"] = str(limit)
         headers[f"x-ratelimit-reset-{kind}"] = reset
-        window = admission.plan.windows[0] if admission.plan.windows else None
-        if key_window_only and window and window.scope is Scope.KEY and kind in counts:
+        if kind in counts:
             headers[f"x-ratelimit-remaining-{kind}"] = str(max(0, limit - counts[kind]))
     return headers
 

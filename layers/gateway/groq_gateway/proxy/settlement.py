@@ -20,8 +20,8 @@ from groq_gateway.proxy.forward import Forward
 from groq_gateway.proxy.policy import Principal
 from groq_gateway.proxy.telemetry import RequestTelemetry
 from groq_gateway.proxy.usage_tap import ObservedUsage
-from groq_gateway.store import GatewayStore, StoreUnavailableError
-from groq_gateway.store.counters import Admission
+from groq_gateway.store import GatewayStore
+from groq_gateway.store.counters import Admission, SettlementIncompleteError
 
 
 @dataclass(kw_only=True)
@@ -75,33 +75,52 @@ class Settlement:
                 usage.completion_tokens,
             )
             telemetry.cost_micros, telemetry.estimated = usage.cost_micros, usage.estimated
-        tokens = usage.total_tokens if usage else 0
         micros = usage.cost_micros if usage else 0
         draw = admission.org_draw
         try:
             await anyio.to_thread.run_sync(
-                lambda: self.store.counters.settle(
-                    admission, tokens=tokens, micros=micros, usage=usage, also=also
-                )
+                lambda: self.store.counters.settle(admission, micros=micros, usage=usage, also=also)
             )
-            if draw:
-                self.org_leases.settled(draw, micros)
-        except StoreUnavailableError as error:
-            if draw:
-                self.org_leases.unsettled(draw)
-            # The reservation stays (the safe direction for caps); the record is logged in
-            # full, without content, so it can be replayed.
-            logger.error(
-                "settlement failed",
-                extra={
-                    "error": str(error),
-                    "usage": usage.model_dump(mode="json") if usage else None,
-                    "key_id": principal.key.key_id,
-                },
-            )
+            failed: tuple[str, ...] = ()
+        except SettlementIncompleteError as error:
+            failed = error.failed
+            self.log_unsettled(admission, principal, usage, micros, error)
             telemetry.extra["settlement_failed"] = True
+        if draw:
+            if "organisation" in failed:
+                self.org_leases.unsettled(draw)
+            else:
+                self.org_leases.settled(draw, micros)
         if self.org_leases.enabled:
             await tend_org_leases(self.org_leases, self.store, self.settings)
+
+    @staticmethod
+    def log_unsettled(
+        admission: Admission,
+        principal: Principal,
+        usage: UsageRecord | None,
+        micros: int,
+        error: SettlementIncompleteError,
+    ) -> None:
+        """A settlement whose writes were not all applied: what is needed to replay the
+        missing ones, without content. A reservation not replaced stays counted (the safe
+        direction for caps)."""
+        logger.error(
+            "settlement failed",
+            extra={
+                "error": str(error),
+                "failed": list(error.failed),
+                "usage": usage.model_dump(mode="json") if usage else None,
+                "cost_micros": micros,
+                "reservations": [
+                    {"scope": r.scope.value, "id": r.scope_id, "month": r.month, "micros": r.micros}
+                    for r in admission.plan.reservations
+                ],
+                "team_id": admission.plan.team_id,
+                "lease_id": admission.org_draw.lease_id if admission.org_draw else None,
+                "key_id": principal.key.key_id,
+            },
+        )
 
     def usage_record(
         self, principal: Principal, forward: Forward, observed: ObservedUsage

@@ -18,7 +18,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from groq_gateway.core.batches import BatchRecord, BatchState, FileRecord, MeteredModel
-from groq_gateway.store.counter_keys import item_key, month_sk, scope_pk
+from groq_gateway.store.counter_keys import counter_home, item_key
+from groq_gateway.store.counters import spend_settlement
 from groq_gateway.store.keys import key_pk
 from groq_gateway.store.paging import InvalidCursorError, Page, decode_cursor, first_page
 from groq_gateway.store.table import (
@@ -215,22 +216,9 @@ class BatchStore:
             ),
         }
         items: list[dict[str, Any]] = [{"Update": batch_update}]
-        for reservation in batch.reservations:
-            items.append(
-                {
-                    "Update": {
-                        "TableName": self.table.name,
-                        "Key": item_key(
-                            scope_pk(reservation.scope, reservation.scope_id),
-                            month_sk(reservation.month),
-                        ),
-                        "UpdateExpression": "ADD committed_micros :delta, spent_micros :spent",
-                        "ExpressionAttributeValues": to_item(
-                            {":delta": actual - reservation.micros, ":spent": actual}
-                        ),
-                    }
-                }
-            )
+        home = counter_home(batch.key_id, batch.team_id)
+        for _, update in spend_settlement(self.table, home, batch.reservations, actual):
+            items.append({"Update": update})
         for model in metered:
             items.append({"Update": usage_update(self.table, model.record, requests=model.lines)})
         try:

@@ -4,12 +4,18 @@ values to attribute values, botocore errors to the store's exceptions.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -34,18 +40,34 @@ REQUEST_PATH_CONFIG = Config(
     read_timeout=1,
     retries={"total_max_attempts": 2, "mode": "standard"},
 )
+# The proxy's settlement writes (`ADD`s, which a second delivery would apply twice): one
+# attempt, retried by `Table.write_once` only after an error that says the write was not
+# applied. botocore would also retry a read timeout, whose write may have been applied.
+WRITE_ONCE_CONFIG = Config(
+    connect_timeout=1,
+    read_timeout=2,
+    retries={"total_max_attempts": 1, "mode": "standard"},
+)
+# DynamoDB's refusals of a request it did not apply (it was throttled before running it).
+_UNAPPLIED_CODES = frozenset(
+    {"ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded"}
+)
+WRITE_ONCE_ATTEMPTS = 3
 
 
 class StoreUnavailableError(Exception):
     """DynamoDB could not be reached or refused the call for a reason other than a condition.
 
     ``conflict`` is true when a transaction met another one on the same item: retrying it
-    is safe and usually succeeds.
+    is safe and usually succeeds. ``unapplied`` is true when the call certainly changed
+    nothing (throttled, or no connection was made): even a non-idempotent write may be sent
+    again.
     """
 
-    def __init__(self, message: str, *, conflict: bool = False) -> None:
+    def __init__(self, message: str, *, conflict: bool = False, unapplied: bool = False) -> None:
         super().__init__(message)
         self.conflict = conflict
+        self.unapplied = unapplied
 
 
 class StoreRefusedError(StoreUnavailableError):
@@ -117,16 +139,42 @@ def dynamodb_client(config: Config = CLIENT_CONFIG) -> DynamoDBClient:
 
 
 class Table:
-    def __init__(self, name: str, client: DynamoDBClient | None = None) -> None:
+    """``once_client``: the client of :meth:`write_once` (by default ``client``; the proxy
+    gives one without retries, ``WRITE_ONCE_CONFIG``)."""
+
+    def __init__(
+        self,
+        name: str,
+        client: DynamoDBClient | None = None,
+        once_client: DynamoDBClient | None = None,
+    ) -> None:
         self.name = name
         self.client: DynamoDBClient = client or dynamodb_client()
+        self.once_client: DynamoDBClient = once_client or self.client
 
     def call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
         """Call a DynamoDB operation on this table (``TableName`` is added where it belongs)."""
+        return self._call(self.client, operation, kwargs)
+
+    def write_once(self, update: dict[str, Any], *, sleep: Any = None) -> None:
+        """One ``UpdateItem`` applied at most once: sent again only when DynamoDB certainly
+        did not apply it (up to ``WRITE_ONCE_ATTEMPTS`` sends). An error that leaves it unknown
+        (a timeout, a server error) is raised, and the caller records the write for replay.
+        """
+        for attempt in range(WRITE_ONCE_ATTEMPTS):
+            try:
+                self._call(self.once_client, "update_item", dict(update))
+                return
+            except StoreUnavailableError as error:
+                if not error.unapplied or attempt == WRITE_ONCE_ATTEMPTS - 1:
+                    raise
+                (sleep or time.sleep)(0.02 * 2**attempt)
+
+    def _call(self, client: Any, operation: str, kwargs: dict[str, Any]) -> dict[str, Any]:
         if operation not in ("transact_write_items", "transact_get_items"):
             kwargs.setdefault("TableName", self.name)
         try:
-            result: dict[str, Any] = getattr(self.client, operation)(**kwargs)
+            result: dict[str, Any] = getattr(client, operation)(**kwargs)
         except ClientError as error:
             response: dict[str, Any] = dict(error.response)
             code = response.get("Error", {}).get("Code", "")
@@ -156,9 +204,14 @@ class Table:
                     f"DynamoDB {operation} refused: {message}",
                     too_large=_is_size_refusal(message),
                 ) from error
-            raise StoreUnavailableError(f"DynamoDB {operation} failed: {code}") from error
+            raise StoreUnavailableError(
+                f"DynamoDB {operation} failed: {code}", unapplied=code in _UNAPPLIED_CODES
+            ) from error
         except BotoCoreError as error:
-            raise StoreUnavailableError(f"DynamoDB {operation} failed: {error}") from error
+            raise StoreUnavailableError(
+                f"DynamoDB {operation} failed: {error}",
+                unapplied=isinstance(error, ConnectTimeoutError | EndpointConnectionError),
+            ) from error
         return result
 
     def get(self, pk: str, sk: str, *, consistent: bool = True) -> dict[str, Any] | None:

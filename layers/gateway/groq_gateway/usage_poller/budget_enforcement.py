@@ -150,15 +150,18 @@ class _BudgetWatch:
 
     # -- reading ----------------------------------------------------------------------------
 
-    def _spent(self, scope: Scope, scope_id: str) -> int:
-        return self.store.counters.month_spend(scope, scope_id, self.month.label).spent_micros
+    def _spent(self, scope: Scope, scope_id: str, team_id: str | None = None) -> int:
+        """A scope's spend this billing month (``team_id``: a key's team, where its counters
+        are kept)."""
+        month = self.month.label
+        return self.store.counters.month_spend(scope, scope_id, month, team_id=team_id).spent_micros
 
     def _key_state(self, key: GatewayKey) -> BudgetState | None:
         status = key_scope_status(key)
         budget = _budget_micros(key.monthly_budget_usd)
         if status is None or (budget is None and status is not ScopeStatus.PAUSED_FOR_BUDGET):
             return None
-        spent = self._spent(Scope.KEY, key.key_id)
+        spent = self._spent(Scope.KEY, key.key_id, key.team_id)
         return BudgetState(Scope.KEY, key.key_id, key.name, budget, spent, status)
 
     def _team_state(self, team: Team) -> BudgetState | None:
