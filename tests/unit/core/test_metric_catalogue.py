@@ -360,9 +360,12 @@ def catalogued(emitted_by: str) -> set[tuple[str, frozenset[str], str]]:
     }
 
 
-def test_the_proxy_emits_exactly_its_catalogued_series(capsys: pytest.CaptureFixture[str]) -> None:
+def publish_every_kind_of_request() -> None:
+    """One line of each shape the proxy writes: forwarded with a model, refused, failing."""
     RequestTelemetry(
         path="/openai/v1/chat/completions",
+        key_id="k7w2m9q4x1c8v5b3",
+        team_id="chatbot",
         model="openai/gpt-oss-20b",
         status=200,
         prompt_tokens=12,
@@ -375,7 +378,97 @@ def test_the_proxy_emits_exactly_its_catalogued_series(capsys: pytest.CaptureFix
     RequestTelemetry(  # the counters the alarms read appear only when not zero
         path="/openai/v1/chat/completions", status=503, upstream_429=1, upstream_5xx=1
     ).publish()
+    RequestTelemetry(  # ... and with a model, they keep to service alone
+        path="/openai/v1/chat/completions",
+        model="openai/gpt-oss-20b",
+        status=200,
+        upstream_429=1,
+        upstream_attempts=2,
+        upstream_ms=900.0,
+        total_ms=903.0,
+    ).publish()
+    failed = RequestTelemetry(path="/openai/v1/chat/completions")
+    failed.failed(RuntimeError("a gateway bug"))
+    failed.publish()
+
+
+def test_the_proxy_emits_exactly_its_catalogued_series(capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    publish_every_kind_of_request()
     assert emf(capsys.readouterr().out) == catalogued("proxy/telemetry.py")
+
+
+def template_series(template: dict[str, Any]) -> set[tuple[str, frozenset[str]]]:
+    """(name, dimension names) of every gateway series an alarm or a dashboard widget reads."""
+    read: set[tuple[str, frozenset[str]]] = set()
+    for _, metric in alarm_metrics(template):
+        if isinstance(metric["Namespace"], str) and metric["Namespace"].startswith("AWS/"):
+            continue
+        read.add((metric["MetricName"], frozenset(d["Name"] for d in metric.get("Dimensions", []))))
+    for namespace, name, widget_dimensions in dashboard_series(dashboard(template)):
+        if namespace not in AWS_SERIES:
+            read.add((name, frozenset(widget_dimensions)))
+    return read
+
+
+def test_every_proxy_series_the_template_reads_is_still_emitted(
+    template: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What the proxy really prints, not only what the catalogue says: an alarm or widget on a
+    series the proxy stopped writing would sit in INSUFFICIENT_DATA or show nothing."""
+    read = template_series(template)
+    proxy = {
+        (name, dimensions)
+        for name, dimensions, _ in catalogued("proxy/telemetry.py")
+        if (name, dimensions) in read
+    }
+    # What the alarms and the dashboard read from the proxy (Proxy5xxAlarm, Upstream429Alarm,
+    # the per-model, rejection, latency and health widgets).
+    assert proxy >= {
+        ("Requests", frozenset({"service"})),
+        ("Gateway5xx", frozenset({"service"})),
+        ("Upstream429", frozenset({"service"})),
+        ("Requests", frozenset({"model", "service"})),
+        ("PromptTokens", frozenset({"model", "service"})),
+        ("CompletionTokens", frozenset({"model", "service"})),
+        ("Rejections", frozenset({"reason", "service"})),
+        ("UpstreamLatencyMs", frozenset({"service"})),
+        ("GatewayOverheadMs", frozenset({"service"})),
+    }
+    capsys.readouterr()
+    publish_every_kind_of_request()
+    emitted = {(name, dimensions) for name, dimensions, _ in emf(capsys.readouterr().out)}
+    assert proxy <= emitted, sorted(proxy - emitted)
+    # Every other series read is catalogued with another emitter (the poller's and the
+    # rotation's are checked by their own tests), never a proxy series it no longer writes.
+    for name, dimensions in read - proxy:
+        series = series_of(name, dimensions)
+        assert series is not None, (name, sorted(dimensions))
+        assert series.emitted_by != "proxy/telemetry.py", (name, sorted(dimensions))
+
+
+def test_the_runbooks_logs_insights_query_reads_fields_the_line_has(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """docs/operations.md's Logs Insights example names fields of the proxy's request line."""
+    text = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    query = text.split("a key's slowest requests, for example:", 1)[1].split("```")[1]
+    # Without string literals and CloudWatch's own fields (@timestamp, @message, ...).
+    names = re.sub(r'"[^"]*"|@\w+', " ", query)
+    keywords = {"fields", "filter", "ispresent", "and", "or", "not", "sort", "desc", "asc", "limit"}
+    fields = set(re.findall(r"[A-Za-z_]\w*", names)) - keywords
+    capsys.readouterr()
+    RequestTelemetry(
+        path="chat/completions",
+        key_id="k7w2m9q4x1c8v5b3",
+        model="openai/gpt-oss-20b",
+        status=200,
+        upstream_ms=40.0,
+        total_ms=43.5,
+    ).publish()
+    document = json.loads(capsys.readouterr().out)
+    assert fields, query
+    assert fields <= set(document), sorted(fields - set(document))
 
 
 def test_a_batch_refuses_what_the_catalogue_does_not_hold(

@@ -10,20 +10,22 @@ import time
 from dataclasses import dataclass, field
 
 from groq_gateway.core.metric_names import Dimension, MetricName
-from groq_gateway.core.money import micros_to_usd
 from groq_gateway.core.observability import NAMESPACE, SERVICE, logger
 
 # Units are given only where an alarm reads the series (an alarm on a metric published under two
 # units is undefined while both are in its window); elsewhere EMF's default, "None", saves bytes.
 _COUNT: dict[str, str] = {"Unit": "Count"}
 # Every request counts in Requests with the service dimension alone (what the 5xx alarm divides
-# by); a forwarded one also in tokens and cost, and per model as well (what the dashboard's
-# SEARCH widgets read). A request never forwarded has no tokens to count.
+# by). A forwarded one also counts its tokens and latencies, in the same directive: with a model,
+# under both dimension sets, service alone (the latency widget) and model + service (the
+# dashboard's per-model SEARCH widgets), so each value is written once (docs/performance.md#logs).
+# A request never forwarded has no tokens or latencies to count.
 _REQUESTS: dict[str, str] = {"Name": MetricName.REQUESTS, **_COUNT}
-_USAGE: tuple[dict[str, str], ...] = (
+_FORWARDED: tuple[dict[str, str], ...] = (
     {"Name": MetricName.PROMPT_TOKENS},
     {"Name": MetricName.COMPLETION_TOKENS},
-    {"Name": MetricName.COST_USD},
+    {"Name": MetricName.UPSTREAM_LATENCY_MS},
+    {"Name": MetricName.GATEWAY_OVERHEAD_MS},
 )
 _SERVICE_ONLY: list[list[str]] = [[Dimension.SERVICE]]
 _WITH_MODEL: list[list[str]] = [[Dimension.SERVICE], [Dimension.MODEL, Dimension.SERVICE]]
@@ -33,15 +35,17 @@ _BY_REASON: list[list[str]] = [[Dimension.REASON, Dimension.SERVICE]]
 @dataclass
 class RequestTelemetry:
     """One line a request (:meth:`document`): metric directives with bounded dimensions,
-    ``service`` only (``Requests``; once forwarded, tokens, ``CostUSD``, latencies; and
-    ``Gateway5xx``, ``Upstream429``, ``Upstream5xx`` when not zero: what the alarms watch),
-    ``service`` + ``model`` (requests, tokens, cost), ``service`` + ``reason``
-    (``Rejections``); the metric
-    members double as the log's counts and timings. At the INFO log level the line also carries
-    ids, path and status, never a key, a prompt or a completion. ``total_ms`` runs to the
-    response's last byte, ``after_response_ms`` from there to the line (billed, not waited for).
-    An exception the pipeline did not answer itself (:meth:`failed`) is the 500 that
-    ``core/web.py`` answers, and counts in ``Gateway5xx``."""
+    ``service`` only (``Requests``; once forwarded, tokens and latencies; and ``Gateway5xx``,
+    ``Upstream429``, ``Upstream5xx`` when not zero: what the alarms watch), ``service`` +
+    ``model`` (a forwarded request's ``Requests``, tokens and latencies, in the same directive),
+    ``service`` + ``reason`` (``Rejections``); the metric members double as the log's counts and
+    timings. At the INFO log level the line also carries ids, path and status, never a key, a
+    prompt or a completion. The cost is not in the line: metering (DynamoDB, the admin API's
+    usage) is where it is read. ``total_ms`` runs to the response's last byte,
+    ``after_response_ms`` from there to the line (billed, not waited for). An exception the
+    pipeline did not answer itself (:meth:`failed`) is the 500 that ``core/web.py`` answers, and
+    counts in ``Gateway5xx``. ``cost_micros`` stays settable (settlement sets it) but is not
+    written."""
 
     path: str
     key_id: str | None = None
@@ -92,33 +96,31 @@ class RequestTelemetry:
         zero, one attempt)."""
         forwarded = self.upstream_ms is not None
         by_model = bool(self.model) and forwarded
-        usage = [*_USAGE] if forwarded else []
+        definitions: list[dict[str, str]] = [_REQUESTS]
         directives: list[dict[str, object]] = [
-            self._directive(_WITH_MODEL if by_model else _SERVICE_ONLY, [_REQUESTS, *usage])
+            self._directive(_WITH_MODEL if by_model else _SERVICE_ONLY, definitions)
         ]
         members: dict[str, object] = {Dimension.SERVICE: SERVICE}
         if by_model:
             members[Dimension.MODEL] = self.model
         members[MetricName.REQUESTS] = 1
-        if forwarded:
+        if self.upstream_ms is not None and self.overhead_ms is not None:
+            definitions += _FORWARDED
             members |= {
                 MetricName.PROMPT_TOKENS: self.prompt_tokens,
                 MetricName.COMPLETION_TOKENS: self.completion_tokens,
-                MetricName.COST_USD: float(micros_to_usd(self.cost_micros)),
-            }
-        counters = self._health_counters()
-        latencies: dict[str, float] = {}
-        if self.upstream_ms is not None and self.overhead_ms is not None:
-            latencies = {
                 MetricName.UPSTREAM_LATENCY_MS: round(self.upstream_ms, 1),
                 MetricName.GATEWAY_OVERHEAD_MS: round(self.overhead_ms, 1),
             }
-        if counters or latencies:
-            definitions = [{"Name": name, **_COUNT} for name in counters]
-            definitions += [{"Name": name} for name in latencies]
-            directives.append(self._directive(_SERVICE_ONLY, definitions))
+        counters = self._health_counters()
+        if counters:
+            # Alarm series: service alone (a per-model copy would be a series nothing reads).
+            counted = [{"Name": name, **_COUNT} for name in counters]
+            if by_model:
+                directives.append(self._directive(_SERVICE_ONLY, counted))
+            else:
+                definitions += counted
             members |= counters
-            members |= latencies
         if self.rejection:
             directives.append(self._directive(_BY_REASON, [{"Name": MetricName.REJECTIONS}]))
             members |= {Dimension.REASON: self.rejection, MetricName.REJECTIONS: 1}
