@@ -37,8 +37,14 @@ class GatewayStore:
     poller's on first use, so that the proxy's cold start does not import their modules.
     """
 
-    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
-        self.table = Table(table_name, client)
+    def __init__(
+        self,
+        table_name: str,
+        client: DynamoDBClient | None = None,
+        once_client: DynamoDBClient | None = None,
+    ) -> None:
+        """``once_client``: the client of writes applied at most once (``Table.write_once``)."""
+        self.table = Table(table_name, client, once_client)
         self.keys = KeyStore(self.table)
         self.teams = TeamStore(self.table)
         self.counters = CounterStore(self.table)
