@@ -151,6 +151,7 @@ class CallCounts:
     seconds: float
     calls: Counter[str]  # all of them
     items_written: Counter[str]
+    write_units: Counter[str]  # on-demand WRU, weighed by item (bench/stack.py write_units)
     before_first_byte: Counter[str]  # from sending the request to its first response byte
 
 
@@ -165,6 +166,7 @@ async def count_calls(target: Target, counter: Any, requests: int, max_tokens: i
     requests (key, team and secret not yet cached) are not counted."""
     calls: Counter[str] = Counter()
     items: Counter[str] = Counter()
+    units: Counter[str] = Counter()
     before: Counter[str] = Counter()
     async with httpx.AsyncClient(timeout=30) as client:
         for mode in MODES:
@@ -180,17 +182,21 @@ async def count_calls(target: Target, counter: Any, requests: int, max_tokens: i
                 first = True
                 async for _ in reply.aiter_raw():
                     if first:
-                        early, early_items = counter.take()
+                        early, early_items, early_units = counter.take()
                         before.update(early)
                         calls.update(early)
                         items.update(early_items)
+                        units.update(early_units)
                         first = False
             await asyncio.sleep(AFTER_RESPONSE_PAUSE)
-            late, late_items = counter.take()
+            late, late_items, late_units = counter.take()
             calls.update(late)
             items.update(late_items)
+            units.update(late_units)
         seconds = time.perf_counter() - start - requests * AFTER_RESPONSE_PAUSE
-    return CallCounts(requests, seconds, calls, items, before)
+    await asyncio.sleep(AFTER_RESPONSE_PAUSE)
+    units.update(counter.take()[2])  # the last request's writes, weighed after their response
+    return CallCounts(requests, seconds, calls, items, units, before)
 
 
 @dataclass

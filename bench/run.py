@@ -342,14 +342,9 @@ def calls_section(counts: dict[str, measure.CallCounts], figures: Figures) -> li
         reads = per_request(c.calls, reads_ops, n)
         early_writes = per_request(c.before_first_byte, writes_ops, n)
         early_reads = per_request(c.before_first_byte, reads_ops, n)
-        # 1 WRU per item of a plain write, 2 per item of a transaction (items <= 1 KB).
-        wru = (
-            sum(
-                count * (2 if name.endswith("TransactWriteItems") else 1)
-                for name, count in c.items_written.items()
-            )
-            / n
-        )
+        # Weighed per item written: 1 WRU per KB started (2 in a transaction), +1 for the
+        # index copy of an item with gsi1 keys (bench/stack.py write_units).
+        wru = sum(c.write_units.values()) / n
         secrets = c.calls.get("secretsmanager:GetSecretValue", 0) / n
         figures.add(f"calls.{kind}.writes_per_request", writes, "count")
         figures.add(f"calls.{kind}.reads_per_request", reads, "count")
@@ -392,14 +387,17 @@ def calls_section(counts: dict[str, measure.CallCounts], figures: Figures) -> li
         "",
         "`plain`: a key with per-minute limits, no team (admission counts its minute window; "
         "the organisation's share is held on the instance's budget lease). `team`: a key in a "
-        "team, both with limits and monthly budgets (four counters in admission). Half the "
+        "team, both with limits and monthly budgets (four counters, all in the team's counter "
+        "item). Half the "
         "requests streamed, one at a time, each followed by "
         f"{measure.AFTER_RESPONSE_PAUSE * 1000:.0f} ms for its after-response work; 'before the "
         "first byte' counts the calls between sending a request and its first response byte, "
         "'in all' adds those after the response (settlement; a cached record past half its 5 s "
-        "life read again, KEY_CACHE_SECONDS). The upstream key is cached for 60 s. WRU: 1 per "
-        "item of a plain write, 2 per item of a transaction (items under 1 KB); not counted: "
-        "1 WRU for the gsi1 copy of a team key's usage item.",
+        "life read again, KEY_CACHE_SECONDS). The upstream key is cached for 60 s. WRU: each "
+        "item written weighed as DynamoDB on demand bills it, from its size after the write: "
+        "1 per KB started (2 in a transaction), and 1 more for its copy in gsi1 when it has "
+        "the index's keys (a team key's metering item). A refused conditional write is "
+        "billed too and is counted.",
     ]
 
 

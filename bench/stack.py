@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from http.client import HTTPConnection
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import boto3
@@ -117,16 +117,56 @@ def start_gateway(env: dict[str, str], stdout: Path) -> Gateway:
     return Gateway(process, f"http://{HOST}:{port}", stdout, spawned_at)
 
 
+def attribute_size(value: dict[str, Any]) -> int:
+    """DynamoDB's size of one attribute value (docs: "Item sizes and formats"): a string or
+    binary its bytes, a number about one byte per two significant digits plus one, a map or
+    list 3 bytes plus its elements (and each element's name) plus one byte per element."""
+    (kind, inner), *_ = value.items()
+    if kind == "S":
+        return len(str(inner).encode())
+    if kind == "N":
+        digits = str(inner).lstrip("-").replace(".", "").strip("0") or "0"
+        return (len(digits) + 1) // 2 + 1
+    if kind == "B":
+        return len(str(inner))
+    if kind == "M":
+        return 3 + sum(len(k.encode()) + attribute_size(v) + 1 for k, v in inner.items())
+    if kind == "L":
+        return 3 + sum(attribute_size(v) + 1 for v in inner)
+    if kind in ("SS", "NS", "BS"):
+        return sum(len(str(v).encode()) for v in inner)
+    return 1  # BOOL, NULL
+
+
+def item_size(item: dict[str, Any]) -> int:
+    return sum(len(name.encode()) + attribute_size(value) for name, value in item.items())
+
+
+def write_units(item: dict[str, Any] | None, *, transactional: bool) -> float:
+    """What one write of ``item`` (as it is after the write) costs on demand: 1 WRU per KB
+    started (2 in a transaction), and 1 more for its copy in the table's index (gsi1, which
+    projects every attribute) when it carries the index's keys."""
+    size = item_size(item or {})
+    units = max(1, -(-size // 1024)) * (2 if transactional else 1)
+    if item and "gsi1pk" in item and "gsi1sk" in item:
+        units += 1
+    return float(units)
+
+
 class CountingProxy:
     """An HTTP pass-through to moto's server that counts AWS API calls by operation
-    (``dynamodb:UpdateItem``, ``secretsmanager:GetSecretValue``, ...) and the items each
-    DynamoDB write touches. Point a proxy process's ``AWS_ENDPOINT_URL`` at ``url``."""
+    (``dynamodb:UpdateItem``, ``secretsmanager:GetSecretValue``, ...), the items each
+    DynamoDB write touches and the write units each costs (:func:`write_units`, weighed by
+    reading the item back from moto after the response has gone back, uncounted). Point a
+    proxy process's ``AWS_ENDPOINT_URL`` at ``url``."""
 
     def __init__(self, target: str) -> None:
         self.calls: Counter[str] = Counter()
         self.items_written: Counter[str] = Counter()
+        self.write_units: Counter[str] = Counter()
         self._lock = threading.Lock()
         upstream = urlsplit(target)
+        self._upstream = upstream
         counter = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -148,6 +188,8 @@ class CountingProxy:
                 self.send_header("content-length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
+                self.wfile.flush()
+                counter.weigh(self.headers.get("x-amz-target", ""), body, headers)
 
             def log_message(self, format: str, *args: object) -> None:
                 return
@@ -167,17 +209,67 @@ class CountingProxy:
             elif operation in ("PutItem", "UpdateItem", "DeleteItem"):
                 self.items_written[name] += 1
 
-    def take(self) -> tuple[Counter[str], Counter[str]]:
-        """The counts since the last call (and start again from zero)."""
+    def weigh(self, target: str, body: bytes, headers: dict[str, str]) -> None:
+        """The write units of a DynamoDB write, from the items as they are after it."""
+        service, _, operation = target.partition(".")
+        if not service.startswith("DynamoDB"):
+            return
+        request = json.loads(body or b"{}")
+        if operation == "TransactWriteItems":
+            keys = []
+            for entry in request.get("TransactItems", []):
+                (kind, action), *_ = entry.items()
+                if kind != "ConditionCheck":
+                    keys.append((action["TableName"], action.get("Key") or _key_of(action)))
+            transactional = True
+        elif operation in ("PutItem", "UpdateItem", "DeleteItem"):
+            keys = [(request["TableName"], request.get("Key") or _key_of(request))]
+            transactional = False
+        else:
+            return
+        units = 0.0
+        for table, key in keys:
+            units += write_units(self._read(table, key, headers), transactional=transactional)
         with self._lock:
-            taken = (self.calls.copy(), self.items_written.copy())
+            self.write_units[f"dynamodb:{operation}"] += units
+
+    def _read(
+        self, table: str, key: dict[str, Any], headers: dict[str, str]
+    ) -> dict[str, Any] | None:
+        connection = HTTPConnection(
+            self._upstream.hostname or HOST, self._upstream.port, timeout=30
+        )
+        request = {"TableName": table, "Key": key, "ConsistentRead": True}
+        sent = {k: v for k, v in headers.items() if k.lower() in ("authorization", "x-amz-date")}
+        sent |= {
+            "x-amz-target": "DynamoDB_20120810.GetItem",
+            "content-type": "application/x-amz-json-1.0",
+        }
+        connection.request("POST", "/", json.dumps(request).encode(), sent)
+        response = json.loads(connection.getresponse().read() or b"{}")
+        connection.close()
+        item: dict[str, Any] | None = response.get("Item")
+        return item
+
+    def take(self) -> tuple[Counter[str], Counter[str], Counter[str]]:
+        """The counts since the last call (and start again from zero): calls, items written,
+        write units."""
+        with self._lock:
+            taken = (self.calls.copy(), self.items_written.copy(), self.write_units.copy())
             self.calls.clear()
             self.items_written.clear()
+            self.write_units.clear()
         return taken
 
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+def _key_of(action: dict[str, Any]) -> dict[str, Any]:
+    """A ``Put``'s key: its item's ``pk`` and ``sk``."""
+    item = action.get("Item", {})
+    return {name: item[name] for name in ("pk", "sk") if name in item}
 
 
 _HOP_HEADERS = frozenset({"content-length", "transfer-encoding", "connection", "server", "date"})

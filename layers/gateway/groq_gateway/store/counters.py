@@ -55,6 +55,14 @@ MAX_CONFLICT_RETRIES = 8
 MAX_WINDOW_TURNS = 4
 
 
+# Markers of one-off data changes (a month whose earlier month items were carried over).
+MIGRATIONS_PK = "MIGRATIONS"
+
+
+def _carried_sk(month: str) -> str:
+    return f"counter-item#{month}"
+
+
 @dataclass(frozen=True)
 class Admission:
     """What admission counted; after a single-item admission, the key's window as it left it
@@ -432,6 +440,60 @@ class CounterStore:
         return MonthSpend(
             committed_micros=int(item.get(names.committed, 0)),
             spent_micros=int(item.get(names.spent, 0)),
+        )
+
+    # -- upgrading from a release with a month item per key and team ------------------------
+
+    def carry_earlier_month(
+        self, scope: Scope, scope_id: str, month: str, *, team_id: str | None
+    ) -> bool:
+        """Add a key's or team's month item of an earlier release (``SPEND#<month>`` in its
+        own partition) to its counter item, once: the old item is marked ``carried_at`` in
+        the same transaction, conditional on its figures being the ones read. ``False`` when
+        there is none, it was carried, or it changed meanwhile (the next run tries again)."""
+        pk = scope_pk(scope, scope_id)
+        earlier = self.table.get(pk, month_sk(month))
+        if earlier is None or "carried_at" in earlier:
+            return False
+        committed = int(earlier.get("committed_micros", 0))
+        spent = int(earlier.get("spent_micros", 0))
+        home = pk if scope is Scope.TEAM else counter_home(scope_id, team_id)
+        names = CounterNames(scope, scope_id)
+        mark = _Update()
+        mark.sets.append(f"{mark.name('carried_at')} = {mark.value(int(time.time()))}")
+        carried_at, spent_name = mark.name("carried_at"), mark.name("spent_micros")
+        mark.conditions += [
+            f"attribute_not_exists({carried_at})",
+            f"{mark.name('committed_micros')} = {mark.value(committed)}",
+            f"{spent_name} = {mark.value(spent)}"
+            if "spent_micros" in earlier
+            else f"attribute_not_exists({spent_name})",
+        ]
+        add = _Update()
+        add.adds.append(
+            f"{add.name(names.committed)} {add.value(committed)}, "
+            f"{add.name(names.spent)} {add.value(spent)}"
+        )
+        try:
+            self._transact(
+                [
+                    mark.build(self.table, item_key(pk, month_sk(month))),
+                    add.build(self.table, item_key(home, counter_sk(month))),
+                ]
+            )
+        except ConditionFailedError:
+            return False
+        return True
+
+    def earlier_months_carried(self, month: str) -> bool:
+        return self.table.get(MIGRATIONS_PK, _carried_sk(month)) is not None
+
+    def mark_earlier_months_carried(self, month: str, now: datetime) -> None:
+        self.table.call(
+            "put_item",
+            Item=to_item(
+                {"pk": MIGRATIONS_PK, "sk": _carried_sk(month), "done_at": now.isoformat()}
+            ),
         )
 
     def window(

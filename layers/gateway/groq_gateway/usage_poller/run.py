@@ -29,6 +29,7 @@ from groq_gateway.secrets_manager import SecretUnavailableError
 from groq_gateway.store import GatewayStore, StoreUnavailableError
 from groq_gateway.usage_poller.batch_settlement import settle_ended_batches
 from groq_gateway.usage_poller.budget_enforcement import BudgetOutcome, watch_budgets
+from groq_gateway.usage_poller.counter_migration import carry_earlier_months
 from groq_gateway.usage_poller.lease_reclaim import reclaim_org_leases
 from groq_gateway.usage_poller.model_catalog import (
     UnexpectedUpstreamAnswerError,
@@ -71,6 +72,7 @@ class PollReport:
     unpriced_catalog_models: list[str] = field(default_factory=list)
     leases_reclaimed: int = 0
     batches_metered: int = 0
+    months_carried: int = 0
     failed_steps: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -145,6 +147,12 @@ def poll(settings: Settings, store: GatewayStore, now: datetime, job: str) -> Po
         )
         if directory is not None:
             keys, teams = directory
+            # Before the budgets: a deployment upgraded this month keeps what it spent.
+            carried = run.step(
+                "counter-migration",
+                lambda: carry_earlier_months(store, keys, teams, now, settings.billing_tz),
+            )
+            report.months_carried = carried or 0
             month = run.step("rollups", lambda: roll_up_usage(store, rollups, keys, now))
             if month is not None:
                 totals, report.rollups_written = month
