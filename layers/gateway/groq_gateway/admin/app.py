@@ -63,7 +63,7 @@ class JsonBodies:
 def build_services(settings: Settings, store: GatewayStore) -> AdminServices:
     iam_principals = IamPrincipalService(store, cache_seconds=settings.key_cache_seconds)
     return AdminServices(
-        api_keys=ApiKeyService(store),
+        api_keys=ApiKeyService(store, billing_tz=settings.billing_tz),
         teams=TeamService(store),
         admin_keys=AdminKeyService(store),
         audit_log=AuditLogService(store),

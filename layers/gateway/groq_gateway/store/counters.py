@@ -442,6 +442,25 @@ class CounterStore:
             spent_micros=int(item.get(names.spent, 0)),
         )
 
+    def key_moved(
+        self, key_id: str, from_team: str | None, to_team: str | None, month: str
+    ) -> dict[str, Any] | None:
+        """The ``Update`` (for the move's transaction) that gives a key's month figures to its
+        new home, or ``None`` when it has none this month. They are copied (``SET``, over
+        anything an earlier stay left there), not moved: instances still holding the key's
+        old record for up to ``KEY_CACHE_SECONDS`` keep admitting it against the old home,
+        which therefore keeps counting it. What they admit in that time is not copied."""
+        names = CounterNames(Scope.KEY, key_id)
+        held = self.table.get(counter_home(key_id, from_team), counter_sk(month)) or {}
+        if names.committed not in held and names.spent not in held:
+            return None
+        update = _Update()
+        update.sets += [
+            f"{update.name(names.committed)} = {update.value(int(held.get(names.committed, 0)))}",
+            f"{update.name(names.spent)} = {update.value(int(held.get(names.spent, 0)))}",
+        ]
+        return update.build(self.table, item_key(counter_home(key_id, to_team), counter_sk(month)))
+
     # -- upgrading from a release with a month item per key and team ------------------------
 
     def carry_earlier_month(

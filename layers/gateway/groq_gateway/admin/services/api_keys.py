@@ -4,7 +4,7 @@ against the key's team. See docs/architecture.md."""
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from groq_gateway.admin.authorization import check_key_team
@@ -19,7 +19,7 @@ from groq_gateway.admin.services.common import (
 from groq_gateway.core.audit import Actor, audit_entry
 from groq_gateway.core.errors import GatewayError, no_such_record
 from groq_gateway.core.key_format import GATEWAY_KEY_PREFIX, mint_key
-from groq_gateway.core.periods import utcnow
+from groq_gateway.core.periods import month_of, utcnow
 from groq_gateway.core.records import (
     AdminRole,
     AuditAction,
@@ -95,9 +95,16 @@ def changed_values(key: GatewayKey, changes: dict[str, Any], now: datetime) -> d
 
 
 class ApiKeyService:
-    def __init__(self, store: GatewayStore, *, now: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        store: GatewayStore,
+        *,
+        now: Callable[[], datetime] = utcnow,
+        billing_tz: tzinfo = UTC,
+    ) -> None:
         self.store = store
         self._now = now
+        self._billing_tz = billing_tz
 
     def get(self, key_id: str) -> GatewayKey:
         key = self.store.keys.get(key_id) if is_key_id(key_id) else None
@@ -199,6 +206,13 @@ class ApiKeyService:
                     writes.append(self.store.teams.key_left(key.team_id))
                 if team is not None:
                     writes.append(self.store.teams.key_joined(team))
+                # Its counters are kept with its team's: its month goes with it.
+                month = month_of(now, self._billing_tz)
+                carried = self.store.counters.key_moved(
+                    key.key_id, key.team_id, updated.team_id, month
+                )
+                if carried is not None:
+                    writes.append({"Update": carried})
             elif team is not None and bounded:
                 # Checked against this version of the team: refused if it changed since.
                 writes.append(self.store.teams.unchanged(team))

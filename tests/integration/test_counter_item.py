@@ -1,10 +1,12 @@
-"""Upgrading from a release that kept each key's and team's month in its own item: the poller
-carries this billing month's figures into the counter item once, and budgets count them."""
+"""The counter item's life beyond admission and settlement: a key's month goes with it when it
+moves to another team, and a deployment upgraded from a release that kept each key's and
+team's month in its own item carries this billing month's figures into the counter item once."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
+import anyio
 import pytest
 
 from groq_gateway.core.limits import Scope
@@ -12,10 +14,44 @@ from groq_gateway.core.periods import month_of, utcnow
 from groq_gateway.store import GatewayStore
 from groq_gateway.usage_poller.counter_migration import carry_earlier_months
 from groq_gateway.usage_poller.run import poll
+from tests.conftest import ADMIN_KEY
 from tests.integration.conftest import LocalGateway
 from tests.integration.test_proxy_limits_and_metering import add_key, add_team, chat
 
 pytestmark = pytest.mark.anyio
+
+ADMIN = {"authorization": f"Bearer {ADMIN_KEY}"}
+
+
+async def test_a_key_moved_to_another_team_keeps_its_month(gateway: LocalGateway) -> None:
+    store, month = gateway.store, month_of(utcnow())
+    first = add_team(gateway, team_id="first")
+    add_team(gateway, team_id="second")
+    key, secret = add_key(gateway, team_id=first.team_id, monthly_budget_usd=Decimal("0.0001"))
+    statuses = []
+    while not statuses or statuses[-1] == 200:  # spend the key's budget in its first team
+        statuses.append((await chat(gateway, secret)).status_code)
+        assert len(statuses) < 50
+    before = store.counters.month_spend(Scope.KEY, key.key_id, month, team_id="first")
+    assert before.spent_micros > 0
+
+    moved = await gateway.client.patch(
+        f"/openai/v1/api-keys/{key.key_id}", json={"team": "second"}, headers=ADMIN
+    )
+    assert moved.status_code == 200, moved.text
+
+    after = store.counters.month_spend(Scope.KEY, key.key_id, month, team_id="second")
+    assert after == before
+    await anyio.sleep(gateway.settings.key_cache_seconds + 0.05)  # every instance sees the move
+    refused = await chat(gateway, secret)
+    assert refused.status_code == 429  # before: a fresh budget in its new team
+    assert refused.json()["error"]["code"] == "spending_cap_reached"
+    # And back again: the first team's copy is replaced, not added to.
+    back = await gateway.client.patch(
+        f"/openai/v1/api-keys/{key.key_id}", json={"team": "first"}, headers=ADMIN
+    )
+    assert back.status_code == 200, back.text
+    assert store.counters.month_spend(Scope.KEY, key.key_id, month, team_id="first") == after
 
 
 def earlier_month_item(store: GatewayStore, pk: str, committed: int, spent: int) -> None:
