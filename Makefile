@@ -48,7 +48,8 @@ test: lint imports typecheck pytest cfn-lint sam-validate sam-build
 # the SDKs end to end; writes the figures of the run to docs/reliability.md.
 proof: $(STAMP)
 	PROOF=1 $(BIN)/python -m pytest --reliability-report docs/reliability.md \
-		tests/integration/test_concurrency.py tests/integration/test_faults.py \
+		tests/integration/test_concurrency.py tests/integration/test_counter_item_concurrency.py \
+		tests/integration/test_faults.py \
 		tests/properties tests/conformance tests/e2e
 
 lint: $(STAMP)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from groq_gateway_dev.devserver.local_aws import (
     free_port,
     wait_until_up,
 )
+from tests.processes import logged_process
 from tests.secret_scan import SCAN
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,27 +61,14 @@ def groq_gateway_command() -> list[str]:
 def running_dev(args: list[str], log: Path) -> Iterator[subprocess.Popen[str]]:
     """``groq-gateway dev --simulate`` with ``args``, its output in ``log``; stopped with
     Ctrl-C (SIGINT) at the end, and its log scanned for key material."""
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            [*groq_gateway_command(), "dev", "--simulate", "--admin-key", ADMIN_KEY, *args],
-            cwd=ROOT,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env={k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
-        )
-        try:
-            yield process
-        finally:
-            if process.poll() is None:
-                process.send_signal(signal.SIGINT)
-                try:
-                    process.wait(20)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
-            # Everything after the banner (which shows the admin key on purpose) is log output.
-            SCAN.scan("groq-gateway dev log", log.read_text().partition(BANNER_END)[2])
+    with logged_process(
+        [*groq_gateway_command(), "dev", "--simulate", "--admin-key", ADMIN_KEY, *args],
+        log,
+        env={k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+        # Everything after the banner (which shows the admin key on purpose) is log output.
+        scan_after=BANNER_END,
+    ) as process:
+        yield process
 
 
 @pytest.fixture(scope="session")
