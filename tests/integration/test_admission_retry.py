@@ -1,17 +1,17 @@
 """An admission whose answer is late must not be counted twice.
 
 Admission is one conditional ``UpdateItem`` on the counter item (``ADD`` to the months, ``+ 1``
-to the window), sent with the proxy's request-path client (``REQUEST_PATH_CONFIG``: a 1 s read
-timeout, two attempts). When DynamoDB applies the write but its answer takes longer than the
-read timeout, botocore sends the same write again, and DynamoDB applies it again: the request
-is counted twice in its minute window and its reservation is added twice to the months, where
-settlement (which replaces one reservation) leaves the second for the rest of the month.
+to the window). Sent with a client that retries (``REQUEST_PATH_CONFIG``: two attempts), a
+write DynamoDB applied but answered after the read timeout was sent again and applied again:
+the request counted twice in its minute window and its reservation twice in the months, where
+settlement (which replaces one reservation) left the second for the rest of the month.
 ``TransactWriteItems`` is safe from this on DynamoDB (botocore sends the same
 ``ClientRequestToken`` again); ``UpdateItem`` has no such token.
 
 Here a pass-through in front of moto's server holds back the answer to an admission's
-``UpdateItem`` for longer than the read timeout, after moto has applied it. Marked xfail
-(strict) until the bug is fixed: then it passes, and the mark must go.
+``UpdateItem`` for longer than the read timeout, after moto has applied it. The proxy's store
+(``GatewayStore.for_request_path``) sends single-item admissions with ``Table.write_once``,
+never resent after a timeout: the late write counts once and the request fails closed.
 """
 
 from __future__ import annotations
@@ -24,14 +24,16 @@ from http.client import HTTPConnection
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-import boto3
 import pytest
 
 from groq_gateway.core.limits import AdmissionPlan, Scope, SpendReservation, WindowCount
 from groq_gateway.core.periods import minute_of, month_of, utcnow
 from groq_gateway.store import GatewayStore
-from groq_gateway.store.table import REQUEST_PATH_CONFIG, StoreUnavailableError
-from groq_gateway_dev.devserver.local_aws import LOCAL_AWS_ENV
+from groq_gateway.store.table import (
+    REQUEST_PATH_CONFIG,
+    WRITE_ONCE_CONFIG,
+    StoreUnavailableError,
+)
 
 _HOP = frozenset({"content-length", "transfer-encoding", "connection", "server", "date"})
 
@@ -88,30 +90,17 @@ class LateAnswers:
 
 @pytest.fixture
 def late_first_update(aws_endpoint: str) -> Iterator[LateAnswers]:
-    read_timeout = vars(REQUEST_PATH_CONFIG)["read_timeout"]  # 1 s
-    assert isinstance(read_timeout, int | float)
-    late = LateAnswers(aws_endpoint, "DynamoDB_20120810.UpdateItem", 1, read_timeout + 0.5)
+    timeouts = [vars(config)["read_timeout"] for config in (REQUEST_PATH_CONFIG, WRITE_ONCE_CONFIG)]
+    late = LateAnswers(aws_endpoint, "DynamoDB_20120810.UpdateItem", 1, max(timeouts) + 0.5)
     yield late
     late.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: botocore resends an admission UpdateItem after a read timeout, and it is "
-    "applied twice (REQUEST_PATH_CONFIG retries a write that has no idempotency token)",
-)
 def test_an_admission_answered_late_is_counted_once(
-    local_aws: dict[str, str], late_first_update: LateAnswers
+    local_aws: dict[str, str], late_first_update: LateAnswers, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    client = boto3.client(
-        "dynamodb",
-        endpoint_url=late_first_update.url,
-        config=REQUEST_PATH_CONFIG,
-        region_name=LOCAL_AWS_ENV["AWS_DEFAULT_REGION"],
-        aws_access_key_id=LOCAL_AWS_ENV["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=LOCAL_AWS_ENV["AWS_SECRET_ACCESS_KEY"],
-    )
-    store = GatewayStore(local_aws["GatewayTable"], client)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", late_first_update.url)
+    store = GatewayStore.for_request_path(local_aws["GatewayTable"])  # as the proxy makes it
     now = utcnow()
     key_id, month = "latekey000000000", month_of(now)
     plan = AdmissionPlan(

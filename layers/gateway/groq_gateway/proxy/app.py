@@ -28,7 +28,6 @@ from groq_gateway.proxy.pipeline import Pipeline
 from groq_gateway.proxy.upstream import Upstream
 from groq_gateway.secrets_manager import UpstreamKeys
 from groq_gateway.store import GatewayStore
-from groq_gateway.store.table import REQUEST_PATH_CONFIG, WRITE_ONCE_CONFIG, dynamodb_client
 
 
 def create_app(
@@ -54,12 +53,7 @@ def create_app(
     )
     pipeline = Pipeline(
         settings=settings,
-        store=store
-        or GatewayStore(
-            settings.table_name,
-            dynamodb_client(REQUEST_PATH_CONFIG),
-            dynamodb_client(WRITE_ONCE_CONFIG),
-        ),
+        store=store or GatewayStore.for_request_path(settings.table_name),
         prices=deployment_prices,
         upstream=Upstream(
             settings.upstream_root,

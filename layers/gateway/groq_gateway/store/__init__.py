@@ -15,7 +15,14 @@ from groq_gateway.store.counters import CounterStore
 from groq_gateway.store.keys import KeyStore
 from groq_gateway.store.org_leases import OrgLeaseStore
 from groq_gateway.store.secret_use import SecretUseStore
-from groq_gateway.store.table import ConditionFailedError, StoreUnavailableError, Table
+from groq_gateway.store.table import (
+    REQUEST_PATH_CONFIG,
+    WRITE_ONCE_CONFIG,
+    ConditionFailedError,
+    StoreUnavailableError,
+    Table,
+    dynamodb_client,
+)
 from groq_gateway.store.teams import TeamStore
 from groq_gateway.store.usage import UsageStore
 
@@ -51,6 +58,16 @@ class GatewayStore:
         self.org_leases = OrgLeaseStore(self.table)
         self.usage = UsageStore(self.table)
         self.secret_use = SecretUseStore(self.table)
+
+    @classmethod
+    def for_request_path(cls, table_name: str) -> GatewayStore:
+        """The proxy's store: DynamoDB calls that fail fast (``REQUEST_PATH_CONFIG``), and its
+        admission and settlement writes sent at most once (``WRITE_ONCE_CONFIG``)."""
+        return cls(
+            table_name,
+            dynamodb_client(REQUEST_PATH_CONFIG),
+            dynamodb_client(WRITE_ONCE_CONFIG),
+        )
 
     @cached_property
     def catalog(self) -> CatalogStore:

@@ -352,8 +352,8 @@ class CounterStore:
         for update in updates:
             if "ConditionExpression" in update:
                 update["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
-        if len(updates) == 1:
-            response = self.table.call("update_item", **updates[0], ReturnValues="UPDATED_NEW")
+        if len(updates) == 1:  # never resent after a timeout: it would count twice
+            response = self.table.write_once({**updates[0], "ReturnValues": "UPDATED_NEW"})
             return Admission(plan, _key_counts(plan, from_item(response.get("Attributes", {}))))
         self._transact(updates)
         return Admission(plan)
@@ -397,7 +397,7 @@ class CounterStore:
         """
         plan = admission.plan
         writes = spend_settlement(self.table, plan_home(plan), plan.reservations, micros)
-        steps: list[tuple[str, Callable[[], None]]] = [
+        steps: list[tuple[str, Callable[[], object]]] = [
             (name, partial(self.table.write_once, update)) for name, update in writes
         ]
         draw = admission.org_draw

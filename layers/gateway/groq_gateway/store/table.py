@@ -40,9 +40,10 @@ REQUEST_PATH_CONFIG = Config(
     read_timeout=1,
     retries={"total_max_attempts": 2, "mode": "standard"},
 )
-# The proxy's settlement writes (`ADD`s, which a second delivery would apply twice): one
-# attempt, retried by `Table.write_once` only after an error that says the write was not
-# applied. botocore would also retry a read timeout, whose write may have been applied.
+# The proxy's single-item admission and settlement writes (`ADD`s, which a second delivery
+# would apply twice): one attempt, sent again by `Table.write_once` only after an error that
+# says the write was not applied. botocore would also resend after a read timeout, when the
+# write may have been applied.
 WRITE_ONCE_CONFIG = Config(
     connect_timeout=1,
     read_timeout=2,
@@ -156,19 +157,20 @@ class Table:
         """Call a DynamoDB operation on this table (``TableName`` is added where it belongs)."""
         return self._call(self.client, operation, kwargs)
 
-    def write_once(self, update: dict[str, Any], *, sleep: Any = None) -> None:
+    def write_once(self, update: dict[str, Any], *, sleep: Any = None) -> dict[str, Any]:
         """One ``UpdateItem`` applied at most once: sent again only when DynamoDB certainly
         did not apply it (up to ``WRITE_ONCE_ATTEMPTS`` sends). An error that leaves it unknown
-        (a timeout, a server error) is raised, and the caller records the write for replay.
-        """
+        (a timeout, a server error) is raised, and the caller fails closed or records the write
+        for replay: an ``ADD`` sent twice would count twice, and ``UpdateItem`` has no
+        idempotency token (a transaction's ``ClientRequestToken`` makes its resends safe)."""
         for attempt in range(WRITE_ONCE_ATTEMPTS):
             try:
-                self._call(self.once_client, "update_item", dict(update))
-                return
+                return self._call(self.once_client, "update_item", dict(update))
             except StoreUnavailableError as error:
                 if not error.unapplied or attempt == WRITE_ONCE_ATTEMPTS - 1:
                     raise
                 (sleep or time.sleep)(0.02 * 2**attempt)
+        raise AssertionError("unreachable")
 
     def _call(self, client: Any, operation: str, kwargs: dict[str, Any]) -> dict[str, Any]:
         if operation not in ("transact_write_items", "transact_get_items"):
