@@ -99,6 +99,7 @@ def late_first_update(aws_endpoint: str) -> Iterator[LateAnswers]:
 def test_an_admission_answered_late_is_counted_once(
     local_aws: dict[str, str], late_first_update: LateAnswers, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    reader = GatewayStore(local_aws["GatewayTable"])  # moto's server, directly
     monkeypatch.setenv("AWS_ENDPOINT_URL", late_first_update.url)
     store = GatewayStore.for_request_path(local_aws["GatewayTable"])  # as the proxy makes it
     now = utcnow()
@@ -108,13 +109,13 @@ def test_an_admission_answered_late_is_counted_once(
         reservations=(SpendReservation(Scope.KEY, key_id, month, 7, 1_000_000),),
         at=now,
     )
-    reader = GatewayStore(local_aws["GatewayTable"])
     reader.counters.admit(plan)  # directly: the minute's window is started, 1 request
     with contextlib.suppress(StoreUnavailableError):  # failing closed is allowed
         store.counters.admit(plan)  # its write is applied, its answer late
     requests, _ = reader.counters.window(Scope.KEY, key_id, minute_of(now))
     committed = reader.counters.month_spend(Scope.KEY, key_id, month).committed_micros
     sends = late_first_update.sent.count("DynamoDB_20120810.UpdateItem")
+    assert sends == 1
     assert (requests, committed) in ((1, 7), (2, 14)), (
         f"two admissions counted as {requests}, {committed} micros reserved (7 each), "
         f"after {sends} UpdateItem sends"
