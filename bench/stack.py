@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shlex
 import subprocess
 import sys
 import threading
@@ -101,10 +102,26 @@ class Gateway:
                 self.process.wait()
 
 
+def run_sh_options(run_sh: Path = PROXY_DIR / "run.sh") -> list[str]:
+    """uvicorn's options in run.sh's ``exec python3 -m uvicorn ...`` line, less the address
+    (``--host``, ``--port``) and the app: what every proxy process here runs with."""
+    for line in run_sh.read_text().splitlines():
+        words = shlex.split(line) if line.startswith("exec ") else []
+        if words[:4] == ["exec", "python3", "-m", "uvicorn"]:
+            options, rest = [], iter(words[4:-1])
+            for word in rest:
+                if word in ("--host", "--port"):
+                    next(rest)
+                else:
+                    options.append(word)
+            return options
+    raise ValueError(f"no uvicorn command in {run_sh}")
+
+
 def start_gateway(env: dict[str, str], stdout: Path) -> Gateway:
     """Spawn a proxy process with ``env``; its stdout (logs and EMF metrics) goes to ``stdout``."""
     port = free_port(HOST)
-    args = ["--host", HOST, "--port", str(port), "--no-access-log", "--log-level", "warning"]
+    args = ["--host", HOST, "--port", str(port), *run_sh_options()]
     with stdout.open("ab") as out, stdout.with_suffix(".err").open("ab") as err:
         spawned_at = time.perf_counter()
         process = subprocess.Popen(

@@ -197,13 +197,23 @@ def _run(args: argparse.Namespace) -> int:
             banner(base, admin_key, upstream_url, args.simulate, endpoint, proxy_base=proxy_base),
             flush=True,
         )
-        asyncio.run(_serve_both(server, _SecondServer(_config(door, args.host, port))))
+        with asyncio.Runner(loop_factory=server.config.get_loop_factory()) as runner:
+            runner.run(_serve_both(server, _SecondServer(_config(door, args.host, port))))
     return 0
 
 
 def _config(app: ASGIApp, host: str, port: int) -> uvicorn.Config:
+    # The event loop and HTTP parser functions/proxy/run.sh names, so the apps run here as in
+    # Lambda (uvloop has no Windows build: asyncio's own loop there).
     return uvicorn.Config(
-        app, host=host, port=port, lifespan="on", log_level="warning", timeout_graceful_shutdown=5
+        app,
+        host=host,
+        port=port,
+        loop="asyncio" if sys.platform == "win32" else "uvloop",
+        http="httptools",
+        lifespan="on",
+        log_level="warning",
+        timeout_graceful_shutdown=5,
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import time
 from functools import cache
 from typing import Any
 
@@ -61,6 +62,7 @@ class UpstreamKeys:
     def __init__(self, secret_id: str, max_age: float) -> None:
         self.secret_id = secret_id
         self.max_age = max_age
+        self._held: tuple[str, float] | None = None  # the key, monotonic() when it was read
 
     def prepare(self) -> None:
         """Create the Secrets Manager client now rather than on the first request: called
@@ -73,8 +75,21 @@ class UpstreamKeys:
         value = read_json_secret(self.secret_id, max_age=self.max_age, force=force)
         key = value.get("active")
         if not isinstance(key, str) or not key:
+            self._held = None
             raise SecretNotConfiguredError(f"secret {self.secret_id} holds no active key")
+        # Taken after the read: the secret's cache entry is never younger than this, so once
+        # this one expires the next active_key() reads the secret again.
+        self._held = (key, time.monotonic())
         return key
+
+    def held_key(self) -> str | None:
+        """The key :meth:`active_key` returned last, while it is younger than ``max_age``;
+        None when the secret must be read (blocking I/O). Reads nothing: the proxy calls it
+        on the event loop and hands only a read to a worker thread."""
+        held = self._held
+        if held is None or time.monotonic() - held[1] >= self.max_age:
+            return None
+        return held[0]
 
 
 class AdminKeys:

@@ -171,8 +171,11 @@ class Upstream:
         return response
 
     async def _send_once(self, build: RequestBuilder, *, fresh_key: bool) -> httpx.Response:
+        # A key read within its cache life needs no worker thread (most requests).
+        key = None if fresh_key else self._keys.held_key()
         try:
-            key = await anyio.to_thread.run_sync(lambda: self._keys.active_key(force=fresh_key))
+            if key is None:
+                key = await anyio.to_thread.run_sync(lambda: self._keys.active_key(force=fresh_key))
         except SecretNotConfiguredError as error:
             raise service_unavailable(
                 "The gateway has no upstream Groq key configured yet; an operator must store "
