@@ -38,10 +38,9 @@ def usage_update(table: Table, record: UsageRecord, *, requests: int = 1) -> dic
     sets = "key_id = :key, model = :model, #day = :day, #ttl = if_not_exists(#ttl, :ttl)"
     names["#day"] = "day"
     if record.team_id:
-        sets += ", team_id = :team, gsi1pk = :gsi1pk, gsi1sk = :gsi1sk"
+        # Not in gsi1: an indexed item costs a second write unit on every update.
+        sets += ", team_id = :team"
         values[":team"] = record.team_id
-        values[":gsi1pk"] = f"TEAMUSE#{record.team_id}"
-        values[":gsi1sk"] = f"{day}#{record.key_id}#{record.model}"
     return {
         "TableName": table.name,
         "Key": to_item({"pk": key_pk(record.key_id), "sk": f"USE#{day}#{record.model}"}),
@@ -65,18 +64,6 @@ class UsageStore:
             KeyConditionExpression="pk = :pk AND sk BETWEEN :first AND :last",
             ExpressionAttributeValues=to_item(
                 {":pk": key_pk(key_id), ":first": f"USE#{first_day}", ":last": f"USE#{last_day}$"}
-            ),
-        )
-        for item in items:
-            yield DailyUsage.model_validate(item)
-
-    def for_team(self, team_id: str, first_day: str, last_day: str) -> Iterator[DailyUsage]:
-        """Every key's daily usage in a team, from ``first_day`` to ``last_day`` inclusive."""
-        items: Iterator[dict[str, Any]] = self.table.query_pages(
-            IndexName="gsi1",
-            KeyConditionExpression="gsi1pk = :pk AND gsi1sk BETWEEN :first AND :last",
-            ExpressionAttributeValues=to_item(
-                {":pk": f"TEAMUSE#{team_id}", ":first": first_day, ":last": f"{last_day}$"}
             ),
         )
         for item in items:
