@@ -153,6 +153,10 @@ class CallCounts:
     items_written: Counter[str]
     write_units: Counter[str]  # on-demand WRU, weighed by item (bench/stack.py write_units)
     before_first_byte: Counter[str]  # from sending the request to its first response byte
+    # The proxy process's CPU (ms, all requests) from sending each request to its first
+    # response byte, and from there to the end of its after-response pause.
+    cpu_before_first_byte_ms: float = 0.0
+    cpu_after_first_byte_ms: float = 0.0
 
 
 # After each counted response, how long to wait for its after-response work (settlement,
@@ -160,10 +164,13 @@ class CallCounts:
 AFTER_RESPONSE_PAUSE = 0.1
 
 
-async def count_calls(target: Target, counter: Any, requests: int, max_tokens: int) -> CallCounts:
-    """AWS calls the gateway makes for ``requests`` sequential requests (half streamed) on a
-    warm instance, split into those before the first response byte and all of them; the first
-    requests (key, team and secret not yet cached) are not counted."""
+async def count_calls(
+    target: Target, counter: Any, requests: int, max_tokens: int, pid: int
+) -> CallCounts:
+    """AWS calls the gateway (process ``pid``) makes for ``requests`` sequential requests (half
+    streamed) on a warm instance, split into those before the first response byte and all of
+    them, and its CPU time split the same way (``/proc`` clock ticks, summed over the
+    requests); the first requests (key, team and secret not yet cached) are not counted."""
     calls: Counter[str] = Counter()
     items: Counter[str] = Counter()
     units: Counter[str] = Counter()
@@ -174,14 +181,18 @@ async def count_calls(target: Target, counter: Any, requests: int, max_tokens: i
         await asyncio.sleep(AFTER_RESPONSE_PAUSE)
         counter.take()
         start = time.perf_counter()
+        cpu_before = cpu_after = 0.0
         for index in range(requests):
             body = chat_body(MODES[index % 2], max_tokens)
+            sent_cpu = cpu_seconds(pid)
             async with client.stream(
                 "POST", target.url, content=body, headers=target.headers
             ) as reply:
                 first = True
                 async for _ in reply.aiter_raw():
                     if first:
+                        first_byte_cpu = cpu_seconds(pid)
+                        cpu_before += first_byte_cpu - sent_cpu
                         early, early_items, early_units = counter.take()
                         before.update(early)
                         calls.update(early)
@@ -189,6 +200,7 @@ async def count_calls(target: Target, counter: Any, requests: int, max_tokens: i
                         units.update(early_units)
                         first = False
             await asyncio.sleep(AFTER_RESPONSE_PAUSE)
+            cpu_after += cpu_seconds(pid) - first_byte_cpu
             late, late_items, late_units = counter.take()
             calls.update(late)
             items.update(late_items)
@@ -196,7 +208,9 @@ async def count_calls(target: Target, counter: Any, requests: int, max_tokens: i
         seconds = time.perf_counter() - start - requests * AFTER_RESPONSE_PAUSE
     await asyncio.sleep(AFTER_RESPONSE_PAUSE)
     units.update(counter.take()[2])  # the last request's writes, weighed after their response
-    return CallCounts(requests, seconds, calls, items, units, before)
+    return CallCounts(
+        requests, seconds, calls, items, units, before, cpu_before * 1000, cpu_after * 1000
+    )
 
 
 @dataclass

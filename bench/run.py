@@ -186,6 +186,7 @@ def warm_path(
                     counter,
                     args.count_requests,
                     args.max_tokens,
+                    counted.pid,
                 )
             )
             for kind, key in local.keys.items()
@@ -346,6 +347,9 @@ def calls_section(counts: dict[str, measure.CallCounts], figures: Figures) -> li
         # index copy of an item with gsi1 keys (bench/stack.py write_units).
         wru = sum(c.write_units.values()) / n
         secrets = c.calls.get("secretsmanager:GetSecretValue", 0) / n
+        cpu_early, cpu_late = c.cpu_before_first_byte_ms / n, c.cpu_after_first_byte_ms / n
+        figures.add(f"calls.{kind}.cpu_ms_before_first_byte", cpu_early, "ms")
+        figures.add(f"calls.{kind}.cpu_ms_after_first_byte", cpu_late, "ms")
         figures.add(f"calls.{kind}.writes_per_request", writes, "count")
         figures.add(f"calls.{kind}.reads_per_request", reads, "count")
         figures.add(f"calls.{kind}.writes_before_first_byte", early_writes, "count")
@@ -364,6 +368,7 @@ def calls_section(counts: dict[str, measure.CallCounts], figures: Figures) -> li
                 f"{sum(c.items_written.values()) / n:.2f}",
                 f"{wru:.2f}",
                 f"{secrets:.3f}",
+                f"{cpu_early:.1f} / {cpu_late:.1f}",
             ]
         )
     header = [
@@ -378,6 +383,7 @@ def calls_section(counts: dict[str, measure.CallCounts], figures: Figures) -> li
         "items written",
         "WRU",
         "GetSecretValue",
+        "proxy CPU ms before / after the first byte",
     ]
     return [
         "",
@@ -397,7 +403,10 @@ def calls_section(counts: dict[str, measure.CallCounts], figures: Figures) -> li
         "item written weighed as DynamoDB on demand bills it, from its size after the write: "
         "1 per KB started (2 in a transaction), and 1 more for its copy in gsi1 when it has "
         "the index's keys (a team key's metering item). A refused conditional write is "
-        "billed too and is counted.",
+        "billed too and is counted. Proxy CPU: the process's `/proc` CPU time from sending "
+        "each request to its first response byte, and from there to the end of its "
+        "after-response pause, summed over the requests (10 ms clock ticks: an average over "
+        "many requests, not a per-request figure).",
     ]
 
 
