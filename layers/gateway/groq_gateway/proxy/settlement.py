@@ -26,7 +26,8 @@ from groq_gateway.store.counters import Admission, SettlementIncompleteError
 
 @dataclass(kw_only=True)
 class Settlement:
-    """Settles this instance's admitted requests, one write each, and tends its leases."""
+    """Settles this instance's admitted requests (single-item writes, each sent at most once)
+    and tends its leases."""
 
     settings: Settings
     store: GatewayStore

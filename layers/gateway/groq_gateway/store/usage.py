@@ -1,5 +1,5 @@
 """Metering items: what each key used of each model per UTC day, written in the proxy's
-settlement transaction. See docs/architecture.md#the-table.
+settlement (one `UpdateItem`, sent at most once). See docs/architecture.md#the-table.
 """
 
 from __future__ import annotations
