@@ -84,14 +84,20 @@ async def test_requests_per_minute_refuse_the_excess_with_openai_429(
     assert await upstream_calls(gateway) == []
 
 
-async def test_remaining_headers_count_down_when_only_the_key_is_counted(
-    gateway: LocalGateway, local_aws: dict[str, str]
+@pytest.mark.parametrize("in_team", [False, True], ids=["key-alone", "key-and-team-limits"])
+async def test_remaining_headers_count_down_when_only_the_counter_item_is_written(
+    gateway: LocalGateway, local_aws: dict[str, str], in_team: bool
 ) -> None:
-    # Exact remaining counts come back from a single-item admission: a key limit with no
-    # team limit, budget or organisation cap (see README, "Rate-limit headers").
+    # Exact remaining counts come back from a single-item admission: the key's counter item,
+    # which holds its team's limits and budgets too; without the organisation's month in the
+    # same write (see README, "Rate-limit headers").
     settings = gateway_settings(local_aws, org_monthly_cap_usd=0)
     app = create_proxy_app(settings, upstream_transport=httpx.ASGITransport(app=gateway.simulator))
-    _, plaintext = add_key(gateway, requests_per_minute=10)
+    team = {}
+    if in_team:
+        add_team(gateway, requests_per_minute=50, monthly_budget_usd=Decimal("5"))
+        team = {"team_id": "chatbot", "monthly_budget_usd": Decimal("1")}
+    _, plaintext = add_key(gateway, requests_per_minute=10, **team)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://gateway.test"
     ) as client:
