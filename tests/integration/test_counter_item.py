@@ -114,9 +114,14 @@ async def test_an_item_that_changes_while_it_is_carried_is_left_for_the_next_run
         return item
 
     store.table.get = get_then_settle  # type: ignore[method-assign]
-    assert not store.counters.carry_earlier_month(Scope.KEY, key.key_id, month, team_id=None)
-    store.table.get = real_get  # type: ignore[method-assign]
+    try:
+        # Not carried, and the month is not marked done: the next run tries again.
+        assert carry_earlier_months(store, [key], [], utcnow(), gateway.settings.billing_tz) == 0
+    finally:
+        store.table.get = real_get  # type: ignore[method-assign]
+    assert not store.counters.earlier_months_carried(month)
     assert store.counters.month_spend(Scope.KEY, key.key_id, month).committed_micros == 0
-    assert store.counters.carry_earlier_month(Scope.KEY, key.key_id, month, team_id=None)
+    assert carry_earlier_months(store, [key], [], utcnow(), gateway.settings.billing_tz) == 1
+    assert store.counters.earlier_months_carried(month)
     spend = store.counters.month_spend(Scope.KEY, key.key_id, month)
     assert (spend.committed_micros, spend.spent_micros) == (450, 450)

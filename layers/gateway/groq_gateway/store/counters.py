@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
+from enum import StrEnum
 from functools import partial
 from typing import Any
 
@@ -53,6 +54,15 @@ MAX_CONFLICT_RETRIES = 8
 # Admission writes again when the counter item's window belongs to another minute (the first
 # request of a minute starts it afresh) or another instance started it meanwhile.
 MAX_WINDOW_TURNS = 4
+
+
+class Carry(StrEnum):
+    """What carrying an earlier release's month item did: ``changed`` when the item changed
+    while it was carried (a late settlement of that release), so it is left for the next run."""
+
+    CARRIED = "carried"
+    NOTHING = "nothing"
+    CHANGED = "changed"
 
 
 # Markers of one-off data changes (a month whose earlier month items were carried over).
@@ -465,15 +475,14 @@ class CounterStore:
 
     def carry_earlier_month(
         self, scope: Scope, scope_id: str, month: str, *, team_id: str | None
-    ) -> bool:
+    ) -> Carry:
         """Add a key's or team's month item of an earlier release (``SPEND#<month>`` in its
         own partition) to its counter item, once: the old item is marked ``carried_at`` in
-        the same transaction, conditional on its figures being the ones read. ``False`` when
-        there is none, it was carried, or it changed meanwhile (the next run tries again)."""
+        the same transaction, conditional on its figures being the ones read."""
         pk = scope_pk(scope, scope_id)
         earlier = self.table.get(pk, month_sk(month))
         if earlier is None or "carried_at" in earlier:
-            return False
+            return Carry.NOTHING
         committed = int(earlier.get("committed_micros", 0))
         spent = int(earlier.get("spent_micros", 0))
         home = pk if scope is Scope.TEAM else counter_home(scope_id, team_id)
@@ -501,8 +510,8 @@ class CounterStore:
                 ]
             )
         except ConditionFailedError:
-            return False
-        return True
+            return Carry.CHANGED
+        return Carry.CARRIED
 
     def earlier_months_carried(self, month: str) -> bool:
         return self.table.get(MIGRATIONS_PK, _carried_sk(month)) is not None

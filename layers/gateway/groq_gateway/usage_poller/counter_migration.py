@@ -17,6 +17,7 @@ from groq_gateway.core.limits import Scope
 from groq_gateway.core.periods import month_of
 from groq_gateway.core.records import GatewayKey, Team
 from groq_gateway.store import GatewayStore
+from groq_gateway.store.counters import Carry
 
 
 def carry_earlier_months(
@@ -27,19 +28,20 @@ def carry_earlier_months(
     billing_tz: tzinfo,
 ) -> int:
     """Carry every key's and team's earlier month item of this billing month into its
-    counter item; returns how many were carried. Once every one is, the month is marked done
-    and later runs read nothing."""
+    counter item; returns how many were carried. Once every one is (none changed while it
+    was carried), the month is marked done and later runs read nothing."""
     counters = store.counters
     month = month_of(now, billing_tz)
     if counters.earlier_months_carried(month):
         return 0
-    carried = sum(
+    outcomes = [
         counters.carry_earlier_month(Scope.TEAM, team.team_id, month, team_id=team.team_id)
         for team in teams
-    )
-    carried += sum(
+    ]
+    outcomes += [
         counters.carry_earlier_month(Scope.KEY, key.key_id, month, team_id=key.team_id)
         for key in keys
-    )
-    counters.mark_earlier_months_carried(month, now)
-    return carried
+    ]
+    if Carry.CHANGED not in outcomes:
+        counters.mark_earlier_months_carried(month, now)
+    return outcomes.count(Carry.CARRIED)
